@@ -1,0 +1,160 @@
+//! The customer chat API, `/api/v2/chats` (SPEC.md section 1).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::body::{json_object, Fields};
+use super::error::ApiError;
+use super::{blocking, chat_id, index_param, ok, respond, State, ACK};
+use crate::domain::Operation;
+use crate::store::{ChatView, CustomerAction, MessageView, NewChat, Reader};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestChatAnswer {
+    id: String,
+    status_code: i32,
+    path: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GetChatAnswer {
+    chat: ChatView,
+    status_code: i32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptAnswer {
+    pub messages: Vec<MessageView>,
+    pub status_code: i32,
+}
+
+/// `POST /api/v2/chats` with `operationName: RequestChat`.
+pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
+    let mut new_id = None;
+    let result = async {
+        let body = json_object(payload, state.max_body).await?;
+        let f = Fields(&body);
+        let name = f.required_str("operationName")?;
+        match Operation::parse(&name) {
+            Some(Operation::RequestChat) => {}
+            Some(op) => {
+                return Err(ApiError::invalid(format!(
+                    "{} is posted to /api/v2/chats/{{id}}; only RequestChat is posted here",
+                    op.as_str()
+                )))
+            }
+            None => return Err(unknown_operation(&name)),
+        }
+        let new = NewChat {
+            nickname: f.required_str("nickname")?,
+            subject: f.optional_str("subject")?.unwrap_or_default(),
+            user_data: f.optional_object("userData")?,
+            endpoint: f.optional_str("endpoint")?,
+        };
+        let st = state.clone();
+        let id = blocking("", move || st.store.request_chat(&new, &st.sim)).await?;
+        new_id = Some(id.clone());
+        ok(&RequestChatAnswer {
+            path: format!("/api/v2/chats/{id}"),
+            id,
+            status_code: 0,
+        })
+    }
+    .await;
+    respond("RequestChat", new_id.as_deref(), result)
+}
+
+/// `POST /api/v2/chats/{id}`: SendMessage, the typing notifications, Complete.
+pub async fn chat_operation(
+    state: State,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let raw = path.into_inner();
+    let mut op_name = "POST";
+    let result = async {
+        let id = chat_id(&raw)?;
+        let body = json_object(payload, state.max_body).await?;
+        let f = Fields(&body);
+        let name = f.required_str("operationName")?;
+        let action = match Operation::parse(&name) {
+            Some(Operation::SendMessage) => CustomerAction::SendMessage(f.required_str("text")?),
+            Some(Operation::SendStartTypingNotification) => CustomerAction::StartTyping,
+            Some(Operation::SendStopTypingNotification) => CustomerAction::StopTyping,
+            Some(Operation::Complete) => CustomerAction::Complete,
+            Some(Operation::RequestChat) => {
+                return Err(ApiError::invalid(
+                    "RequestChat is posted to /api/v2/chats, not to an existing chat",
+                ))
+            }
+            None => return Err(unknown_operation(&name)),
+        };
+        op_name = action.operation().as_str();
+        let st = state.clone();
+        let id2 = id.clone();
+        blocking(&id, move || {
+            st.store.customer_action(&id2, &action, &st.sim)
+        })
+        .await?;
+        ok(&ACK)
+    }
+    .await;
+    respond(op_name, Some(&raw), result)
+}
+
+/// `GET /api/v2/chats/{id}`.
+pub async fn get_chat(state: State, path: web::Path<String>) -> HttpResponse {
+    let raw = path.into_inner();
+    let result = async {
+        let id = chat_id(&raw)?;
+        let st = state.clone();
+        let id2 = id.clone();
+        let chat = blocking(&id, move || st.store.get_chat(&id2)).await?;
+        ok(&GetChatAnswer {
+            chat,
+            status_code: 0,
+        })
+    }
+    .await;
+    respond("GetChat", Some(&raw), result)
+}
+
+/// `GET /api/v2/chats/{id}/messages[?index=N]`.
+pub async fn get_transcript(
+    state: State,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let raw = path.into_inner();
+    let result = transcript(&state, &raw, &req, Reader::Customer).await;
+    respond("GetTranscript", Some(&raw), result)
+}
+
+/// A transcript read for `reader`, shared by the customer API and the admin agent view.
+pub async fn transcript(
+    state: &State,
+    raw: &str,
+    req: &HttpRequest,
+    reader: Reader,
+) -> Result<HttpResponse, ApiError> {
+    let id = chat_id(raw)?;
+    let from = index_param(req)?;
+    let st = state.clone();
+    let id2 = id.clone();
+    let messages = blocking(&id, move || st.store.read_transcript(&id2, reader, from)).await?;
+    ok(&TranscriptAnswer {
+        messages,
+        status_code: 0,
+    })
+}
+
+fn unknown_operation(name: &str) -> ApiError {
+    let shown: String = name.chars().take(60).collect();
+    ApiError::invalid(format!(
+        "unknown operationName {shown:?}; use RequestChat, SendMessage, SendStartTypingNotification, \
+         SendStopTypingNotification or Complete"
+    ))
+}

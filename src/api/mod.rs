@@ -1,0 +1,286 @@
+//! The HTTP surface: routes, the middleware every response goes through (CORS, apikey, one log
+//! line per request), and the JSON answers for unknown routes and wrong methods.
+
+pub mod admin;
+pub mod body;
+pub mod customer;
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::sim::Sim;
+use crate::store::{self, Store};
+use error::ApiError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub sim: Arc<Sim>,
+    pub max_body: usize,
+    pub require_apikey: bool,
+    pub apikey: String,
+    pub started: Instant,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Carried in a response's extensions from the handler to the log line: which operation on
+/// which chat, and how it ended.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    pub operation: Option<String>,
+    pub chat: Option<String>,
+    pub outcome: Option<String>,
+}
+
+impl RequestLog {
+    pub fn outcome(outcome: String) -> Self {
+        RequestLog {
+            outcome: Some(outcome),
+            ..Default::default()
+        }
+    }
+}
+
+/// Turns a handler's result into its response, recording the operation and chat for the log.
+pub fn respond(
+    operation: &str,
+    chat: Option<&str>,
+    result: Result<HttpResponse, ApiError>,
+) -> HttpResponse {
+    let mut res = match result {
+        Ok(res) => res,
+        Err(e) => e.error_response(),
+    };
+    let outcome = res
+        .extensions_mut()
+        .remove::<RequestLog>()
+        .and_then(|l| l.outcome);
+    res.extensions_mut().insert(RequestLog {
+        operation: Some(operation.to_string()),
+        chat: chat.map(str::to_string),
+        outcome: Some(outcome.unwrap_or_else(|| "statusCode 0".to_string())),
+    });
+    res
+}
+
+/// A 200 answer with `body` (which carries its own `statusCode: 0`).
+pub fn ok<T: Serialize>(body: &T) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ack {
+    pub status_code: i32,
+}
+
+pub const ACK: Ack = Ack { status_code: 0 };
+
+/// Runs store work on the blocking thread pool, mapping its errors to GWS errors.
+pub async fn blocking<T, F>(chat_id: &str, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> store::Result<T> + Send + 'static,
+{
+    match web::block(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::from_store(e, chat_id)),
+        Err(e) => {
+            log::error!("a database task failed: {e}");
+            Err(ApiError::internal(
+                "the emulator failed while handling this request",
+            ))
+        }
+    }
+}
+
+/// A chat id from the path: a UUID (any case), normalized to the stored lowercase form.
+pub fn chat_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| ApiError::chat_not_found(raw))
+}
+
+/// The value of `index` in the query string: absent, or a whole number >= 0 (400/2 otherwise).
+pub fn index_param(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let query = query_map(req)?;
+    match query.get("index") {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| {
+                let shown: String = v.chars().take(40).collect();
+                ApiError::invalid(format!(
+                    "index must be a whole number from 0 up, not {shown:?}"
+                ))
+            }),
+    }
+}
+
+pub fn query_map(req: &HttpRequest) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::invalid(format!("the query string is not valid: {e}")))
+}
+
+/// The customer and admin API routes, each with and without a trailing slash.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    fn both(path: &str) -> [String; 2] {
+        [path.to_string(), format!("{path}/")]
+    }
+    cfg.service(
+        web::resource(both("/api/v2/chats"))
+            .route(web::post().to(customer::request_chat))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "POST"))),
+    )
+    .service(
+        web::resource(both("/api/v2/chats/{id}"))
+            .route(web::get().to(customer::get_chat))
+            .route(web::post().to(customer::chat_operation))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET or POST"))),
+    )
+    .service(
+        web::resource(both("/api/v2/chats/{id}/messages"))
+            .route(web::get().to(customer::get_transcript))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
+    )
+    .service(
+        web::resource(both("/__admin/health"))
+            .route(web::get().to(admin::health))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
+    )
+    .service(
+        web::resource(both("/__admin/chats"))
+            .route(web::get().to(admin::list_chats))
+            .route(web::delete().to(admin::delete_all_chats))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET or DELETE"))),
+    )
+    .service(
+        web::resource(both("/__admin/chats/{id}"))
+            .route(web::get().to(admin::chat_detail))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
+    )
+    .service(
+        web::resource(both("/__admin/chats/{id}/agent"))
+            .route(web::post().to(admin::agent_action))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "POST"))),
+    )
+    .service(
+        web::resource(both("/__admin/chats/{id}/messages"))
+            .route(web::get().to(admin::agent_transcript))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
+    );
+}
+
+async fn not_allowed(req: HttpRequest, allowed: &str) -> HttpResponse {
+    let mut res = ApiError::method_not_allowed(req.method().as_str(), allowed).error_response();
+    let allow = format!("{}, OPTIONS", allowed.replace(" or ", ", "));
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res
+}
+
+/// Anything no route matched: a GWS 404.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::route_not_found(req.method().as_str(), req.path()).error_response()
+}
+
+const ALLOW_HEADERS: &str = "apikey, ContactCenterId, Content-Type, X-Requested-With, Accept";
+
+/// CORS for every response (and the preflight), `nosniff`, and the apikey check when it is on.
+pub async fn cors_and_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = if req.method() == Method::OPTIONS {
+        let mut res = HttpResponse::NoContent();
+        res.insert_header((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, POST, DELETE, OPTIONS",
+        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"));
+        let mut res = res.finish();
+        res.extensions_mut().insert(RequestLog {
+            operation: Some("preflight".into()),
+            ..Default::default()
+        });
+        req.into_response(res).map_into_boxed_body()
+    } else if key_refused(&req) {
+        let res = respond("apikey", None, Err(ApiError::unauthorized()));
+        req.into_response(res).map_into_boxed_body()
+    } else {
+        next.call(req).await?.map_into_boxed_body()
+    };
+    let headers = res.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}
+
+fn key_refused(req: &ServiceRequest) -> bool {
+    let Some(state) = req.app_data::<State>() else {
+        return false;
+    };
+    state.require_apikey
+        && req.path().starts_with("/api/")
+        && req.headers().get("apikey").and_then(|v| v.to_str().ok()) != Some(state.apikey.as_str())
+}
+
+/// One log line per request: method, path, operation, chat id, HTTP status, outcome, time.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path: String = req.path().chars().take(200).collect();
+    let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
+    let entry = res.response().extensions().get::<RequestLog>().cloned();
+    match entry {
+        Some(RequestLog {
+            operation,
+            chat,
+            outcome,
+        }) => {
+            let what = match (operation, chat) {
+                (Some(op), Some(chat)) => format!("{op} chat={chat}"),
+                (Some(op), None) => format!("{op} ({method} {path})"),
+                (None, _) => format!("{method} {path}"),
+            };
+            let outcome = outcome.map(|o| format!(" {o}")).unwrap_or_default();
+            let level = if status >= 500 {
+                log::Level::Error
+            } else {
+                log::Level::Info
+            };
+            log::log!(level, "{what} -> {status}{outcome} ({elapsed:.1?})");
+        }
+        // Static files of the web client.
+        None => log::debug!("{method} {path} -> {status} ({elapsed:.1?})"),
+    }
+    Ok(res)
+}

@@ -1,0 +1,54 @@
+//! The simulated contact centre's clock: an interval task on the actix runtime that runs the
+//! jobs that are due (agent joins, system messages, bot typing and replies, inactivity closes).
+//! The work itself lives in SQLite (`jobs`), so a restart loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use tokio::time::{interval, MissedTickBehavior};
+
+use crate::sim::Sim;
+use crate::store::{now_ms, Store};
+
+/// Jobs handled per pass; a full batch means more may be due, so the next pass starts at once.
+const BATCH: i64 = 256;
+
+pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = interval(tick);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            loop {
+                let (store, sim) = (store.clone(), sim.clone());
+                match web::block(move || run_due(&store, &sim)).await {
+                    Ok(Ok(ran)) if ran as i64 == BATCH => continue,
+                    Ok(Ok(_)) => break,
+                    Ok(Err(e)) => {
+                        log::error!("scheduler: {e}");
+                        break;
+                    }
+                    Err(e) => {
+                        log::error!("scheduler task failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Runs every job due now (up to one batch); returns how many ran.
+pub fn run_due(store: &Store, sim: &Sim) -> crate::store::Result<usize> {
+    let now = now_ms();
+    let due = store.due_jobs(now, BATCH)?;
+    let mut ran = 0;
+    for id in &due {
+        match store.run_job(*id, now, sim) {
+            Ok(()) => ran += 1,
+            Err(e) => log::error!("scheduler: job {id} failed, will retry: {e}"),
+        }
+    }
+    Ok(ran)
+}

@@ -1,0 +1,119 @@
+//! Builds the application: opens the database, binds the listener (port 0 picks a free one,
+//! which the tests use), starts the scheduler, and runs the HTTP server until it is stopped.
+
+use std::fmt;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_files::Files;
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::scheduler;
+use crate::sim::Sim;
+use crate::store::Store;
+
+/// Why the emulator could not start, as one line a person can act on.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Opens the database, binds, and starts the scheduler. Call inside an actix system.
+    pub fn build(config: Config) -> Result<Application, StartError> {
+        let store = Store::open(&config.db).map_err(|e| StartError(e.0))?;
+        let listener = TcpListener::bind((config.bind.as_str(), config.port)).map_err(|e| {
+            let addr = format!("{}:{}", config.bind, config.port);
+            StartError(match e.kind() {
+                std::io::ErrorKind::AddrInUse => format!(
+                    "cannot listen on {addr}: the port is in use (is another emulator running?); pick another with --port"
+                ),
+                _ => format!("cannot listen on {addr}: {e}; check --bind and --port"),
+            })
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| StartError(e.to_string()))?;
+        let sim = Arc::new(Sim::from_config(&config));
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            sim: sim.clone(),
+            max_body: config.max_body,
+            require_apikey: config.require_apikey,
+            apikey: config.apikey.clone(),
+            started: Instant::now(),
+        });
+        let client_dir = config.client_dir.clone();
+        if !client_dir.is_dir() {
+            log::warn!(
+                "client folder {} not found; /client/ will answer 404",
+                client_dir.display()
+            );
+        }
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(api::cors_and_key))
+                .wrap(from_fn(api::log_request))
+                .configure(api::routes)
+                .route(
+                    "/",
+                    web::get().to(|| async {
+                        HttpResponse::Found()
+                            .insert_header(("Location", "/client/"))
+                            .finish()
+                    }),
+                )
+                .service(
+                    Files::new("/client", &client_dir)
+                        .index_file("index.html")
+                        .redirect_to_slash_directory()
+                        .default_handler(web::to(api::not_found)),
+                )
+                .default_service(web::to(api::not_found))
+        })
+        .listen(listener)
+        .map_err(|e| StartError(format!("cannot listen on {local}: {e}")))?
+        .shutdown_timeout(5)
+        .run();
+
+        scheduler::spawn(store.clone(), sim, config.scheduler_tick);
+        let url = format!("http://{local}/");
+        log::info!(
+            "gws-emulator {} listening on {url} (database {}, agent mode {:?})",
+            env!("CARGO_PKG_VERSION"),
+            store.path().display(),
+            config.agent_mode
+        );
+        // The first line on stdout, for people and for tests that started us on port 0.
+        println!("gws-emulator listening on {url}");
+        Ok(Application {
+            server,
+            port: local.port(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
