@@ -240,9 +240,10 @@ impl Config {
             let value = match inline {
                 Some(v) => v,
                 None if spec.value == "BOOL" => {
-                    // A bare boolean flag means true; a following true/false is its value.
-                    match args.peek().map(|s| parse_bool(s)) {
-                        Some(Some(_)) => args.next().unwrap_or_default(),
+                    // A bare boolean flag means true; a following word that is not an option
+                    // is its value (and is checked like any other).
+                    match args.peek() {
+                        Some(next) if !next.starts_with("--") => args.next().unwrap_or_default(),
                         _ => "true".to_string(),
                     }
                 }

@@ -2,6 +2,7 @@
 //! jobs that are due (agent joins, system messages, bot typing and replies, inactivity closes).
 //! The work itself lives in SQLite (`jobs`), so a restart loses nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,15 +15,33 @@ use crate::store::{now_ms, Store};
 /// Jobs handled per pass; a full batch means more may be due, so the next pass starts at once.
 const BATCH: i64 = 256;
 
-pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration) {
+/// Stops the scheduler: no job starts after `stop()` returns (one already running finishes).
+#[derive(Clone, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration, stop: StopFlag) {
     actix_web::rt::spawn(async move {
         let mut ticks = interval(tick);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            if stop.is_stopped() {
+                log::info!("scheduler stopped");
+                return;
+            }
             loop {
-                let (store, sim) = (store.clone(), sim.clone());
-                match web::block(move || run_due(&store, &sim)).await {
+                let (store, sim, stop) = (store.clone(), sim.clone(), stop.clone());
+                match web::block(move || run_due(&store, &sim, &stop)).await {
                     Ok(Ok(ran)) if ran as i64 == BATCH => continue,
                     Ok(Ok(_)) => break,
                     Ok(Err(e)) => {
@@ -40,11 +59,14 @@ pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration) {
 }
 
 /// Runs every job due now (up to one batch); returns how many ran.
-pub fn run_due(store: &Store, sim: &Sim) -> crate::store::Result<usize> {
+pub fn run_due(store: &Store, sim: &Sim, stop: &StopFlag) -> crate::store::Result<usize> {
     let now = now_ms();
     let due = store.due_jobs(now, BATCH)?;
     let mut ran = 0;
     for id in &due {
+        if stop.is_stopped() {
+            break;
+        }
         match store.run_job(*id, now, sim) {
             Ok(()) => ran += 1,
             Err(e) => log::error!("scheduler: job {id} failed, will retry: {e}"),

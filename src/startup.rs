@@ -13,7 +13,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::scheduler;
+use crate::scheduler::{self, StopFlag};
 use crate::sim::Sim;
 use crate::store::Store;
 
@@ -32,6 +32,7 @@ impl std::error::Error for StartError {}
 pub struct Application {
     server: Server,
     port: u16,
+    stop: StopFlag,
 }
 
 impl Application {
@@ -91,9 +92,11 @@ impl Application {
         .listen(listener)
         .map_err(|e| StartError(format!("cannot listen on {local}: {e}")))?
         .shutdown_timeout(5)
+        .disable_signals()
         .run();
 
-        scheduler::spawn(store.clone(), sim, config.scheduler_tick);
+        let stop = StopFlag::default();
+        scheduler::spawn(store.clone(), sim, config.scheduler_tick, stop.clone());
         let url = format!("http://{local}/");
         log::info!(
             "gws-emulator {} listening on {url} (database {}, agent mode {:?})",
@@ -106,6 +109,7 @@ impl Application {
         Ok(Application {
             server,
             port: local.port(),
+            stop,
         })
     }
 
@@ -113,7 +117,36 @@ impl Application {
         self.port
     }
 
+    /// Runs until SIGINT (Ctrl-C) or SIGTERM. The scheduler stops first, so no simulated
+    /// work happens while the server drains its requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        let stop = self.stop.clone();
+        actix_web::rt::spawn(async move {
+            let signal = shutdown_signal().await;
+            log::info!("{signal} received: stopping");
+            stop.stop();
+            handle.stop(true).await;
+        });
+        self.server.await?;
+        self.stop.stop();
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot listen for SIGTERM ({e}); stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
 }
