@@ -259,10 +259,7 @@ impl Config {
             match get(name) {
                 Some((v, src)) => (v.clone(), src.clone()),
                 None => {
-                    let spec = OPTIONS
-                        .iter()
-                        .find(|o| o.name == name)
-                        .expect("known option");
+                    let spec = OPTIONS.iter().find(|o| o.name == name).expect("known option");
                     (spec.default.to_string(), format!("default of --{name}"))
                 }
             }
@@ -276,14 +273,11 @@ impl Config {
                 .ok_or_else(|| invalid(format!("invalid value '{v}' for {src}: expected {what}")))
         }
 
-        let port = field(value("port"), "a port number from 0 to 65535", |s| {
-            s.parse::<u16>().ok()
+        let port =
+            field(value("port"), "a port number from 0 to 65535", |s| s.parse::<u16>().ok())?;
+        let bind = field(value("bind"), "an IP address such as 127.0.0.1 or 0.0.0.0", |s| {
+            (s == "localhost" || s.parse::<std::net::IpAddr>().is_ok()).then(|| s.to_string())
         })?;
-        let bind = field(
-            value("bind"),
-            "an IP address such as 127.0.0.1 or 0.0.0.0",
-            |s| (s == "localhost" || s.parse::<std::net::IpAddr>().is_ok()).then(|| s.to_string()),
-        )?;
         let db = field(value("db"), "a file path", non_empty_path)?;
         let client_dir = match get("client-dir") {
             Some(_) => field(value("client-dir"), "a folder path", non_empty_path)?,
@@ -308,15 +302,12 @@ impl Config {
             field(value("system-message-interval"), dur_what, parse_duration)?;
         let idle_timeout = field(value("idle-timeout"), dur_what, parse_duration)?;
         let seed = match get("seed") {
-            Some(_) => Some(field(value("seed"), "a whole number", |s| {
-                s.parse::<u64>().ok()
-            })?),
+            Some(_) => Some(field(value("seed"), "a whole number", |s| s.parse::<u64>().ok())?),
             None => None,
         };
         let require_apikey = field(value("require-apikey"), bool_what, parse_bool)?;
-        let apikey = field(value("apikey"), "a non-empty key", |s| {
-            (!s.is_empty()).then(|| s.to_string())
-        })?;
+        let apikey =
+            field(value("apikey"), "a non-empty key", |s| (!s.is_empty()).then(|| s.to_string()))?;
         let max_body = field(
             value("max-body"),
             "a size such as 65536, 64KiB or 1MiB (at least 1KiB, at most 1GiB)",
@@ -450,10 +441,8 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::parse(args.iter().map(|s| s.to_string()), |k| env.get(k).cloned())
     }
 
@@ -466,14 +455,8 @@ mod tests {
         assert_eq!(c.log_dir, PathBuf::from("logs"));
         assert_eq!(c.agent_mode, AgentMode::Bot);
         let join = c.agent_join_delay;
-        assert_eq!(
-            (join.min, join.max),
-            (Duration::from_secs(1), Duration::from_secs(4))
-        );
-        assert!(
-            join.max < Duration::from_secs(5),
-            "the agent always joins within 5 s"
-        );
+        assert_eq!((join.min, join.max), (Duration::from_secs(1), Duration::from_secs(4)));
+        assert!(join.max < Duration::from_secs(5), "the agent always joins within 5 s");
         assert_eq!(c.reply_delay.max, Duration::from_secs(2));
         assert!(c.bot_typing);
         assert_eq!(c.system_message_interval, Some(Duration::from_secs(20)));
@@ -485,11 +468,8 @@ mod tests {
 
     #[test]
     fn flag_wins_over_environment() {
-        let c = parse(
-            &["--port", "9000"],
-            &[("PORT", "7000"), ("GWS_AGENT_MODE", "manual")],
-        )
-        .unwrap();
+        let c =
+            parse(&["--port", "9000"], &[("PORT", "7000"), ("GWS_AGENT_MODE", "manual")]).unwrap();
         assert_eq!(c.port, 9000);
         assert_eq!(c.agent_mode, AgentMode::Manual);
         let c = parse(&["--port=9001"], &[("PORT", "7000")]).unwrap();
@@ -500,13 +480,9 @@ mod tests {
     fn bad_values_name_the_option() {
         let err = parse(&["--port", "eighty"], &[]).unwrap_err().to_string();
         assert!(err.contains("--port") && err.contains("eighty"), "{err}");
-        let err = parse(&[], &[("GWS_IDLE_TIMEOUT", "soon")])
-            .unwrap_err()
-            .to_string();
+        let err = parse(&[], &[("GWS_IDLE_TIMEOUT", "soon")]).unwrap_err().to_string();
         assert!(err.contains("GWS_IDLE_TIMEOUT"), "{err}");
-        let err = parse(&["--reply-delay", "3s..1s"], &[])
-            .unwrap_err()
-            .to_string();
+        let err = parse(&["--reply-delay", "3s..1s"], &[]).unwrap_err().to_string();
         assert!(err.contains("--reply-delay"), "{err}");
         let err = parse(&["--nope"], &[]).unwrap_err().to_string();
         assert!(err.contains("--nope"), "{err}");
@@ -525,10 +501,7 @@ mod tests {
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("99999999999999999999"), None);
         let r = parse_range("100ms..2s").unwrap();
-        assert_eq!(
-            (r.min, r.max),
-            (Duration::from_millis(100), Duration::from_secs(2))
-        );
+        assert_eq!((r.min, r.max), (Duration::from_millis(100), Duration::from_secs(2)));
         assert_eq!(parse_range("0").unwrap().max, Duration::ZERO);
         assert_eq!(parse_size("64KiB"), Some(65536));
         assert_eq!(parse_size("1MiB"), Some(1 << 20));

@@ -95,9 +95,7 @@ impl ParticipantType {
     }
 
     pub fn parse(s: &str) -> Option<ParticipantType> {
-        [Self::Customer, Self::Agent, Self::External]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        [Self::Customer, Self::Agent, Self::External].into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -198,9 +196,6 @@ mod tests {
         }
         assert_eq!(Operation::parse("Complete"), Some(Operation::Complete));
         assert_eq!(Operation::parse("complete"), None);
-        assert_eq!(
-            ParticipantType::parse("Agent"),
-            Some(ParticipantType::Agent)
-        );
+        assert_eq!(ParticipantType::parse("Agent"), Some(ParticipantType::Agent));
     }
 }

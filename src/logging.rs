@@ -25,13 +25,7 @@ impl RotatingFile {
     pub fn open(path: PathBuf, max: u64, keep: usize) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
-        Ok(RotatingFile {
-            path,
-            file,
-            size,
-            max,
-            keep,
-        })
+        Ok(RotatingFile { path, file, size, max, keep })
     }
 
     fn numbered(&self, n: usize) -> PathBuf {
@@ -48,10 +42,7 @@ impl RotatingFile {
             }
         }
         fs::rename(&self.path, self.numbered(1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -102,23 +93,12 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
     })?;
     let path = log_dir.join("chat.log");
     let file = RotatingFile::open(path.clone(), MAX_FILE_BYTES, KEEP_FILES).map_err(|e| {
-        format!(
-            "cannot write the log file {}: {e}; pick another with --log-dir",
-            path.display()
-        )
+        format!("cannot write the log file {}: {e}; pick another with --log-dir", path.display())
     })?;
     env_logger::Builder::from_env(Env::default().default_filter_or("info,actix_server=warn"))
-        .target(Target::Pipe(Box::new(Tee {
-            file: Mutex::new(file),
-        })))
+        .target(Target::Pipe(Box::new(Tee { file: Mutex::new(file) })))
         .format(|buf, record| {
-            writeln!(
-                buf,
-                "{} {:<5} {}",
-                buf.timestamp_millis(),
-                record.level(),
-                record.args()
-            )
+            writeln!(buf, "{} {:<5} {}", buf.timestamp_millis(), record.level(), record.args())
         })
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))

@@ -26,9 +26,7 @@ fn main() -> ExitCode {
     }
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config).map_err(|e| e.0)?;
-        app.run_until_stopped()
-            .await
-            .map_err(|e| format!("the server stopped: {e}"))
+        app.run_until_stopped().await.map_err(|e| format!("the server stopped: {e}"))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

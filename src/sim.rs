@@ -44,10 +44,7 @@ impl Sim {
     }
 
     fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
-        let mut rng = self
-            .rng
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut rng)
     }
 
@@ -73,9 +70,7 @@ impl Sim {
     /// A new chat id: a version 4 UUID drawn from the (possibly seeded) generator.
     pub fn new_chat_id(&self) -> String {
         let bytes: [u8; 16] = self.with_rng(|r| r.random());
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 }
 
@@ -89,10 +84,7 @@ mod tests {
 
     #[test]
     fn a_seed_reproduces_ids_and_delays() {
-        let config = Config {
-            seed: Some(7),
-            ..Config::default()
-        };
+        let config = Config { seed: Some(7), ..Config::default() };
         let (a, b) = (Sim::from_config(&config), Sim::from_config(&config));
         assert_eq!(a.new_chat_id(), b.new_chat_id());
         assert_eq!(a.join_delay_ms(), b.join_delay_ms());

@@ -48,9 +48,7 @@ impl Application {
                 _ => format!("cannot listen on {addr}: {e}; check --bind and --port"),
             })
         })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
+        let local = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
         let sim = Arc::new(Sim::from_config(&config));
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -76,9 +74,7 @@ impl Application {
                 .route(
                     "/",
                     web::get().to(|| async {
-                        HttpResponse::Found()
-                            .insert_header(("Location", "/client/"))
-                            .finish()
+                        HttpResponse::Found().insert_header(("Location", "/client/")).finish()
                     }),
                 )
                 .service(
@@ -106,11 +102,7 @@ impl Application {
         );
         // The first line on stdout, for people and for tests that started us on port 0.
         println!("gws-emulator listening on {url}");
-        Ok(Application {
-            server,
-            port: local.port(),
-            stop,
-        })
+        Ok(Application { server, port: local.port(), stop })
     }
 
     pub fn port(&self) -> u16 {

@@ -40,28 +40,17 @@ fn help_lists_every_option_with_its_environment_variable_and_default() {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(help.contains(env), "--help lacks {env}");
     }
-    for default in [
-        "8888",
-        "127.0.0.1",
-        "chat.db",
-        "1s..4s",
-        "0s..2s",
-        "20s",
-        "30m",
-        "64KiB",
-    ] {
+    for default in ["8888", "127.0.0.1", "chat.db", "1s..4s", "0s..2s", "20s", "30m", "64KiB"] {
         assert!(help.contains(default), "--help lacks the default {default}");
     }
-    assert!(
-        !dir.path().join("chat.db").exists(),
-        "--help starts nothing"
-    );
+    assert!(!dir.path().join("chat.db").exists(), "--help starts nothing");
 }
 
 #[test]
 fn a_bad_value_stops_the_start_with_a_message_naming_the_option() {
     let dir = TempDir::new();
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&["--port", "eighty"], &[], "--port"),
         (&["--port", "70000"], &[], "--port"),
         (&["--agent-mode", "robot"], &[], "--agent-mode"),
@@ -74,26 +63,15 @@ fn a_bad_value_stops_the_start_with_a_message_naming_the_option() {
         (&["--bind", "not an address"], &[], "--bind"),
         (&["--no-such-option"], &[], "--no-such-option"),
         (&["--port"], &[], "--port"),
-        (
-            &[],
-            &[("GWS_SYSTEM_MESSAGE_INTERVAL", "often")],
-            "GWS_SYSTEM_MESSAGE_INTERVAL",
-        ),
+        (&[], &[("GWS_SYSTEM_MESSAGE_INTERVAL", "often")], "GWS_SYSTEM_MESSAGE_INTERVAL"),
         (&[], &[("PORT", "http")], "PORT"),
-        (
-            &[],
-            &[("GWS_REQUIRE_APIKEY", "sometimes")],
-            "GWS_REQUIRE_APIKEY",
-        ),
+        (&[], &[("GWS_REQUIRE_APIKEY", "sometimes")], "GWS_REQUIRE_APIKEY"),
     ];
     for (args, envs, named) in cases {
         let out = run_emulator(args, envs, dir.path());
         let err = stderr_of(&out);
         assert!(!out.status.success(), "{args:?} {envs:?} should not start");
-        assert!(
-            err.contains(named),
-            "{args:?} {envs:?}: message does not name {named}: {err}"
-        );
+        assert!(err.contains(named), "{args:?} {envs:?}: message does not name {named}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
     assert!(!dir.path().join("chat.db").exists(), "nothing was created");
@@ -105,21 +83,12 @@ fn the_flag_wins_over_the_environment() {
     let server = Server::builder().env("GWS_AGENT_MODE", "manual").start();
     let id = server.request_chat("Ada");
     let pending = server.admin_chat(&id)["pendingWork"].clone();
-    assert!(
-        pending
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|j| j["kind"] != "agent_join"),
-        "{pending}"
-    );
+    assert!(pending.as_array().unwrap().iter().all(|j| j["kind"] != "agent_join"), "{pending}");
     assert_eq!(server.get("/__admin/health").json()["agentMode"], "manual");
 
     // The flag wins: bot mode, the agent joins.
-    let server = Server::builder()
-        .env("GWS_AGENT_MODE", "manual")
-        .arg("--agent-mode", "bot")
-        .start();
+    let server =
+        Server::builder().env("GWS_AGENT_MODE", "manual").arg("--agent-mode", "bot").start();
     let id = server.request_chat("Ada");
     server.wait_for("the bot agent", Duration::from_secs(10), || {
         (server.state(&id) == "Chatting").then_some(())
@@ -128,9 +97,7 @@ fn the_flag_wins_over_the_environment() {
 
 #[test]
 fn the_agent_nickname_is_configurable() {
-    let server = Server::builder()
-        .env("GWS_AGENT_NICKNAME", "Marvin")
-        .start();
+    let server = Server::builder().env("GWS_AGENT_NICKNAME", "Marvin").start();
     let id = server.request_chat("Ada");
     let chat = server.wait_for("the agent", Duration::from_secs(10), || {
         let chat = server.chat(&id);
@@ -159,17 +126,10 @@ fn an_unusable_database_path_is_reported_naming_the_file() {
     let folder = dir.path().join("a-folder");
     std::fs::create_dir(&folder).unwrap();
     for db in [under_file, folder] {
-        let out = run_emulator(
-            &["--port", "0", "--db", db.to_str().unwrap()],
-            &[],
-            dir.path(),
-        );
+        let out = run_emulator(&["--port", "0", "--db", db.to_str().unwrap()], &[], dir.path());
         let err = stderr_of(&out);
         assert!(!out.status.success(), "{db:?} should not start");
-        assert!(
-            err.contains(db.to_str().unwrap()),
-            "the message names the file: {err}"
-        );
+        assert!(err.contains(db.to_str().unwrap()), "the message names the file: {err}");
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
 }
@@ -180,25 +140,15 @@ fn a_database_from_a_newer_emulator_is_refused() {
     let db = dir.path().join("chat.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
-            .unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
     }
-    let out = run_emulator(
-        &["--port", "0", "--db", db.to_str().unwrap()],
-        &[],
-        dir.path(),
-    );
+    let out = run_emulator(&["--port", "0", "--db", db.to_str().unwrap()], &[], dir.path());
     let err = stderr_of(&out);
     assert!(!out.status.success());
-    assert!(
-        err.contains("newer") && err.contains("99") && err.contains("chat.db"),
-        "{err}"
-    );
+    assert!(err.contains("newer") && err.contains("99") && err.contains("chat.db"), "{err}");
     // The file is left as it was.
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, 99);
 }
 
@@ -207,22 +157,11 @@ fn a_file_that_is_not_a_database_is_refused() {
     let dir = TempDir::new();
     let db = dir.path().join("chat.db");
     std::fs::write(&db, vec![b'x'; 8192]).unwrap();
-    let out = run_emulator(
-        &["--port", "0", "--db", db.to_str().unwrap()],
-        &[],
-        dir.path(),
-    );
+    let out = run_emulator(&["--port", "0", "--db", db.to_str().unwrap()], &[], dir.path());
     let err = stderr_of(&out);
     assert!(!out.status.success());
-    assert!(
-        err.contains("not a SQLite database") && err.contains("chat.db"),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(&db).unwrap(),
-        vec![b'x'; 8192],
-        "the file is untouched"
-    );
+    assert!(err.contains("not a SQLite database") && err.contains("chat.db"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), vec![b'x'; 8192], "the file is untouched");
 }
 
 #[test]
@@ -243,18 +182,8 @@ fn on_its_defaults_it_creates_chat_db_and_logs_in_the_working_folder() {
         &mut line,
     )
     .unwrap();
-    let port: u16 = line
-        .trim()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        line.contains("http://127.0.0.1:"),
-        "binds to loopback by default: {line}"
-    );
+    let port: u16 = line.trim().trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
+    assert!(line.contains("http://127.0.0.1:"), "binds to loopback by default: {line}");
     let res = common::http(port, "GET", "/__admin/health", &[], b"");
     let _ = child.kill();
     let _ = child.wait();

@@ -21,11 +21,7 @@ fn polling_delivers_each_message_once() {
     let server = quiet_server();
     let id = server.request_chat("Ada");
     let first = server.poll(&id);
-    assert_eq!(
-        indexes(&first),
-        [1, 2],
-        "the customer's and system's ParticipantJoined"
-    );
+    assert_eq!(indexes(&first), [1, 2], "the customer's and system's ParticipantJoined");
     assert_eq!(server.poll(&id), Vec::<Value>::new());
 
     server.send_message(&id, "one");
@@ -46,28 +42,17 @@ fn index_returns_from_that_message_on_and_moves_the_cursor_forward_only() {
     // Transcript: 1, 2 joined; 3..6 texts.
     let whole = server.transcript_from(&id, 0);
     assert_eq!(indexes(&whole), [1, 2, 3, 4, 5, 6]);
-    assert_eq!(
-        server.transcript_from(&id, 1),
-        whole,
-        "index=1 is the whole transcript too"
-    );
+    assert_eq!(server.transcript_from(&id, 1), whole, "index=1 is the whole transcript too");
     assert_eq!(indexes(&server.transcript_from(&id, 5)), [5, 6]);
     assert_eq!(server.transcript_from(&id, 7), Vec::<Value>::new());
-    assert_eq!(
-        server.transcript_from(&id, u32::MAX as u64 * 4),
-        Vec::<Value>::new()
-    );
+    assert_eq!(server.transcript_from(&id, u32::MAX as u64 * 4), Vec::<Value>::new());
 
     // The cursor moved to 6 with index=0: nothing new for a plain poll.
     assert_eq!(server.poll(&id), Vec::<Value>::new());
     server.send_message(&id, "e");
     // Reading an older range does not move the cursor back, nor past the new message.
     assert_eq!(indexes(&server.transcript_from(&id, 2))[0], 2);
-    assert_eq!(
-        indexes(&server.poll(&id)),
-        Vec::<i64>::new(),
-        "index=2 read up to 7 already"
-    );
+    assert_eq!(indexes(&server.poll(&id)), Vec::<i64>::new(), "index=2 read up to 7 already");
     server.send_message(&id, "f");
     assert_eq!(indexes(&server.poll(&id)), [8]);
 
@@ -120,10 +105,7 @@ fn concurrent_polls_never_receive_a_message_twice_or_skip_one() {
     }
     all.sort();
     let expected: Vec<i64> = (1..=(MESSAGES as i64 + 2)).collect();
-    assert_eq!(
-        all, expected,
-        "every message delivered exactly once across the pollers"
-    );
+    assert_eq!(all, expected, "every message delivered exactly once across the pollers");
 }
 
 #[test]
@@ -157,31 +139,17 @@ fn sixteen_concurrent_writers_get_contiguous_indexes() {
 
     let all = server.transcript_from(&id, 0);
     let expected: Vec<i64> = (1..=all.len() as i64).collect();
-    assert_eq!(
-        indexes(&all),
-        expected,
-        "indexes are 1..N with no gap or duplicate"
-    );
+    assert_eq!(indexes(&all), expected, "indexes are 1..N with no gap or duplicate");
     let sent: BTreeSet<String> = texts(&all, "Text").into_iter().collect();
-    assert_eq!(
-        sent.len(),
-        WRITERS * EACH,
-        "every acknowledged message is there exactly once"
-    );
-    assert_eq!(
-        all.len(),
-        3 + WRITERS * EACH,
-        "two joins, the agent's join, and the messages"
-    );
+    assert_eq!(sent.len(), WRITERS * EACH, "every acknowledged message is there exactly once");
+    assert_eq!(all.len(), 3 + WRITERS * EACH, "two joins, the agent's join, and the messages");
     // Each writer's own messages keep their order.
     for w in 0..WRITERS {
         let mine: Vec<String> = texts(&all, "Text")
             .into_iter()
             .filter(|t| t.starts_with(&format!("writer {w} ")))
             .collect();
-        let expected: Vec<String> = (0..EACH)
-            .map(|i| format!("writer {w} message {i}"))
-            .collect();
+        let expected: Vec<String> = (0..EACH).map(|i| format!("writer {w} message {i}")).collect();
         assert_eq!(mine, expected);
     }
 }
@@ -189,9 +157,7 @@ fn sixteen_concurrent_writers_get_contiguous_indexes() {
 #[test]
 fn concurrent_chats_do_not_disturb_each_other() {
     let server = Arc::new(quiet_server());
-    let ids: Vec<String> = (0..8)
-        .map(|i| server.request_chat(&format!("c{i}")))
-        .collect();
+    let ids: Vec<String> = (0..8).map(|i| server.request_chat(&format!("c{i}"))).collect();
     let threads: Vec<_> = ids
         .iter()
         .cloned()

@@ -10,10 +10,7 @@ use common::{indexes, texts, Server, TempDir};
 use serde_json::{json, Value};
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 fn wait_chatting(server: &Server, id: &str) {
@@ -24,20 +21,11 @@ fn wait_chatting(server: &Server, id: &str) {
 
 #[test]
 fn an_agent_join_scheduled_before_a_restart_happens_after_it() {
-    let mut server = Server::builder()
-        .arg("--agent-join-delay", "1500ms")
-        .start();
+    let mut server = Server::builder().arg("--agent-join-delay", "1500ms").start();
     let id = server.request_chat("Ada");
     assert_eq!(server.state(&id), "WaitingForAgent");
     let pending = server.admin_chat(&id)["pendingWork"].clone();
-    assert!(
-        pending
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|j| j["kind"] == "agent_join"),
-        "{pending}"
-    );
+    assert!(pending.as_array().unwrap().iter().any(|j| j["kind"] == "agent_join"), "{pending}");
     server.stop();
 
     let restarted_at = now_ms();
@@ -70,10 +58,8 @@ fn work_that_fell_due_while_the_emulator_was_down_runs_when_it_starts() {
 
 #[test]
 fn a_reply_scheduled_before_a_restart_is_sent_after_it_exactly_once() {
-    let mut server = Server::builder()
-        .arg("--reply-delay", "1500ms")
-        .arg("--bot-typing", "false")
-        .start();
+    let mut server =
+        Server::builder().arg("--reply-delay", "1500ms").arg("--bot-typing", "false").start();
     let id = server.request_chat("Ada");
     wait_chatting(&server, &id);
     server.send_message(&id, "Anyone there?");
@@ -82,10 +68,7 @@ fn a_reply_scheduled_before_a_restart_is_sent_after_it_exactly_once() {
     let restarted_at = now_ms();
     server.start_again();
     let all = server.wait_for_message(&id, "the bot's reply", |m| m["text"] == "Good question...");
-    let reply = all
-        .iter()
-        .find(|m| m["text"] == "Good question...")
-        .unwrap();
+    let reply = all.iter().find(|m| m["text"] == "Good question...").unwrap();
     assert!(reply["utcTime"].as_i64().unwrap() >= restarted_at);
     server.wait_for("no pending reply", Duration::from_secs(5), || {
         server.admin_chat(&id)["pendingWork"]
@@ -115,11 +98,7 @@ fn transcripts_and_read_cursors_survive_a_restart() {
     assert_eq!(agent_seen.as_array().unwrap().len(), 4);
 
     server.restart();
-    assert_eq!(
-        server.poll(&id).len(),
-        1,
-        "only the agent's join is new to the customer"
-    );
+    assert_eq!(server.poll(&id).len(), 1, "only the agent's join is new to the customer");
     assert_eq!(server.poll(&id), Vec::<Value>::new());
     let agent_after =
         server.get(&format!("/__admin/chats/{id}/messages")).json()["messages"].clone();
@@ -151,10 +130,7 @@ fn acknowledged_messages_survive_sigkill() {
 fn deleting_chat_db_after_a_crash_resets_despite_stale_wal_files() {
     let dir = TempDir::new();
     let db = dir.path().join("chat.db");
-    let mut server = Server::builder()
-        .arg("--agent-mode", "manual")
-        .in_dir(dir)
-        .start();
+    let mut server = Server::builder().arg("--agent-mode", "manual").in_dir(dir).start();
     let id = server.request_chat("Ada");
     for i in 0..20 {
         server.send_message(&id, &format!("m{i}"));
@@ -162,26 +138,15 @@ fn deleting_chat_db_after_a_crash_resets_despite_stale_wal_files() {
     server.kill();
     let wal = db.with_file_name("chat.db-wal");
     let shm = db.with_file_name("chat.db-shm");
-    assert!(
-        wal.exists() && shm.exists(),
-        "a crash leaves -wal and -shm behind"
-    );
-    assert!(
-        std::fs::metadata(&wal).unwrap().len() > 0,
-        "the WAL holds the chat"
-    );
+    assert!(wal.exists() && shm.exists(), "a crash leaves -wal and -shm behind");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the WAL holds the chat");
 
     std::fs::remove_file(&db).unwrap();
     server.start_again();
-    server
-        .get(&format!("/api/v2/chats/{id}"))
-        .assert_error(404, 6);
+    server.get(&format!("/api/v2/chats/{id}")).assert_error(404, 6);
     let list = server.get("/__admin/chats").json();
     assert_eq!(list["chats"], json!([]), "an empty emulator");
-    assert!(
-        server.log_text().contains("removing it"),
-        "the reset is logged"
-    );
+    assert!(server.log_text().contains("removing it"), "the reset is logged");
     // And it works as new.
     let fresh = server.request_chat("Bob");
     assert_eq!(indexes(&server.poll(&fresh)), [1, 2]);
@@ -196,14 +161,9 @@ fn deleting_chat_db_after_a_clean_stop_resets() {
     server.stop();
     std::fs::remove_file(&db).unwrap();
     server.start_again();
-    server
-        .get(&format!("/api/v2/chats/{id}"))
-        .assert_error(404, 6);
+    server.get(&format!("/api/v2/chats/{id}")).assert_error(404, 6);
     let health = server.get("/__admin/health").json();
-    assert_eq!(
-        health["chats"],
-        json!({"WaitingForAgent": 0, "Chatting": 0, "Idle": 0})
-    );
+    assert_eq!(health["chats"], json!({"WaitingForAgent": 0, "Chatting": 0, "Idle": 0}));
 }
 
 #[test]
@@ -214,21 +174,13 @@ fn the_schema_is_recorded_and_readable_in_sqlite() {
     server.stop();
 
     let conn = rusqlite::Connection::open(server.db()).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, 1);
     let name: String = conn
-        .query_row(
-            "SELECT name FROM schema_migrations WHERE version = 1",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT name FROM schema_migrations WHERE version = 1", [], |r| r.get(0))
         .unwrap();
     assert_eq!(name, "0001_init");
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // The readable transcript view a person would query.
     let (from, text): (String, String) = conn
@@ -238,8 +190,5 @@ fn the_schema_is_recorded_and_readable_in_sqlite() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(
-        (from.as_str(), text.as_str()),
-        ("Ada", "hello from the shell")
-    );
+    assert_eq!((from.as_str(), text.as_str()), ("Ada", "hello from the shell"));
 }

@@ -49,36 +49,20 @@ fn a_customer_chat_from_request_to_complete() {
     let mut received: Vec<Value> = Vec::new();
     server.wait_for("the bot's answer", Duration::from_secs(10), || {
         received.extend(server.poll(&id));
-        texts(&received, "Text")
-            .contains(&"Good question...".to_string())
-            .then_some(())
+        texts(&received, "Text").contains(&"Good question...".to_string()).then_some(())
     });
-    let answer = received
-        .iter()
-        .find(|m| m["text"] == "Good question...")
-        .unwrap();
+    let answer = received.iter().find(|m| m["text"] == "Good question...").unwrap();
     assert_eq!(answer["from"], agent);
     // Wait for the TypingStopped that follows the answer, then nothing is new.
-    server.wait_for(
-        "TypingStopped after the answer",
-        Duration::from_secs(10),
-        || {
-            received.extend(server.poll(&id));
-            (received.last().unwrap()["type"] == "TypingStopped").then_some(())
-        },
-    );
-    assert_eq!(
-        server.poll(&id),
-        Vec::<Value>::new(),
-        "a second poll returns nothing new"
-    );
+    server.wait_for("TypingStopped after the answer", Duration::from_secs(10), || {
+        received.extend(server.poll(&id));
+        (received.last().unwrap()["type"] == "TypingStopped").then_some(())
+    });
+    assert_eq!(server.poll(&id), Vec::<Value>::new(), "a second poll returns nothing new");
 
     // index=0 returns the whole transcript, numbered 1, 2, 3, … with no gap.
     let all = server.transcript_from(&id, 0);
-    assert_eq!(
-        all, received,
-        "index=0 gives everything that polling delivered, in order"
-    );
+    assert_eq!(all, received, "index=0 gives everything that polling delivered, in order");
     for (i, m) in all.iter().enumerate() {
         assert_eq!(m["index"], i as i64 + 1);
         assert!(m["utcTime"].as_i64().unwrap() > 1_600_000_000_000);
@@ -88,16 +72,13 @@ fn a_customer_chat_from_request_to_complete() {
     let chat = server.chat(&id);
     assert_eq!(chat["state"], "Idle");
     assert_eq!(chat["capabilities"], serde_json::json!([]));
-    server
-        .send_message(&id, "Still there?")
-        .assert_error(400, 2);
+    server.send_message(&id, "Still there?").assert_error(400, 2);
     server.complete(&id).assert_error(400, 2);
 
     // One log line per request, naming the operation and the chat.
     let log = server.log_text();
     assert!(
-        log.lines()
-            .any(|l| l.contains("SendMessage") && l.contains(&id) && l.contains("200")),
+        log.lines().any(|l| l.contains("SendMessage") && l.contains(&id) && l.contains("200")),
         "no log line for SendMessage in:\n{log}"
     );
 }

@@ -71,10 +71,7 @@ pub async fn list_chats(state: State, req: HttpRequest) -> HttpResponse {
         };
         let st = state.clone();
         let chats = blocking("", move || st.store.list_chats(filter, limit)).await?;
-        ok(&ChatList {
-            chats,
-            status_code: 0,
-        })
+        ok(&ChatList { chats, status_code: 0 })
     }
     .await;
     respond("listChats", None, result)
@@ -100,10 +97,7 @@ pub async fn chat_detail(state: State, path: web::Path<String>) -> HttpResponse 
         let st = state.clone();
         let id2 = id.clone();
         let chat = blocking(&id, move || st.store.chat_detail(&id2)).await?;
-        ok(&ChatAnswer {
-            chat,
-            status_code: 0,
-        })
+        ok(&ChatAnswer { chat, status_code: 0 })
     }
     .await;
     respond("chatDetail", Some(&raw), result)
@@ -173,8 +167,6 @@ fn web_url(url: String) -> Result<String, ApiError> {
     {
         Ok(url.trim().to_string())
     } else {
-        Err(ApiError::invalid(
-            "url must be an http:// or https:// address",
-        ))
+        Err(ApiError::invalid("url must be an http:// or https:// address"))
     }
 }

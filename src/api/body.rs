@@ -14,9 +14,7 @@ pub async fn json_object(
     let bytes = match payload.to_bytes_limited(limit).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => {
-            return Err(ApiError::missing(format!(
-                "the request body could not be read: {e}"
-            )))
+            return Err(ApiError::missing(format!("the request body could not be read: {e}")))
         }
         Err(_) => return Err(ApiError::too_large(limit)),
     };
@@ -35,9 +33,7 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
             "the request body must be a JSON object, not {}",
             kind_of(&other)
         ))),
-        Err(e) => Err(ApiError::missing(format!(
-            "the request body is not valid JSON: {e}"
-        ))),
+        Err(e) => Err(ApiError::missing(format!("the request body is not valid JSON: {e}"))),
     }
 }
 
@@ -97,16 +93,7 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_objects_are_missing_parameters() {
-        for body in [
-            &b""[..],
-            b"  ",
-            b"nope",
-            b"[1]",
-            b"\"x\"",
-            b"null",
-            b"{\"a\":",
-            b"\xff\xfe",
-        ] {
+        for body in [&b""[..], b"  ", b"nope", b"[1]", b"\"x\"", b"null", b"{\"a\":", b"\xff\xfe"] {
             let err = parse_object(body).unwrap_err();
             assert_eq!(err.status_code, 1, "{body:?}");
         }
@@ -123,10 +110,7 @@ mod tests {
         assert_eq!(f.required_str("e").unwrap_err().status_code, 1);
         assert_eq!(f.required_str("zz").unwrap_err().status_code, 1);
         assert_eq!(f.optional_str("zz").unwrap(), None);
-        assert_eq!(
-            f.optional_object("d").unwrap().as_deref(),
-            Some("{\"k\":1}")
-        );
+        assert_eq!(f.optional_object("d").unwrap().as_deref(), Some("{\"k\":1}"));
         assert_eq!(f.optional_object("a").unwrap_err().status_code, 2);
     }
 }

@@ -57,11 +57,7 @@ pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
         let st = state.clone();
         let id = blocking("", move || st.store.request_chat(&new, &st.sim)).await?;
         new_id = Some(id.clone());
-        ok(&RequestChatAnswer {
-            path: format!("/api/v2/chats/{id}"),
-            id,
-            status_code: 0,
-        })
+        ok(&RequestChatAnswer { path: format!("/api/v2/chats/{id}"), id, status_code: 0 })
     }
     .await;
     respond("RequestChat", new_id.as_deref(), result)
@@ -95,10 +91,7 @@ pub async fn chat_operation(
         op_name = action.operation().as_str();
         let st = state.clone();
         let id2 = id.clone();
-        blocking(&id, move || {
-            st.store.customer_action(&id2, &action, &st.sim)
-        })
-        .await?;
+        blocking(&id, move || st.store.customer_action(&id2, &action, &st.sim)).await?;
         ok(&ACK)
     }
     .await;
@@ -113,10 +106,7 @@ pub async fn get_chat(state: State, path: web::Path<String>) -> HttpResponse {
         let st = state.clone();
         let id2 = id.clone();
         let chat = blocking(&id, move || st.store.get_chat(&id2)).await?;
-        ok(&GetChatAnswer {
-            chat,
-            status_code: 0,
-        })
+        ok(&GetChatAnswer { chat, status_code: 0 })
     }
     .await;
     respond("GetChat", Some(&raw), result)
@@ -145,10 +135,7 @@ pub async fn transcript(
     let st = state.clone();
     let id2 = id.clone();
     let messages = blocking(&id, move || st.store.read_transcript(&id2, reader, from)).await?;
-    ok(&TranscriptAnswer {
-        messages,
-        status_code: 0,
-    })
+    ok(&TranscriptAnswer { messages, status_code: 0 })
 }
 
 fn unknown_operation(name: &str) -> ApiError {

@@ -26,11 +26,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(http: StatusCode, status_code: i32, message: impl Into<String>) -> Self {
-        ApiError {
-            http,
-            status_code,
-            message: message.into(),
-        }
+        ApiError { http, status_code, message: message.into() }
     }
 
     /// 400 / 1: a required parameter is missing or blank, or the body is not a JSON object.
@@ -126,13 +122,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} (statusCode {}): {}",
-            self.http.as_u16(),
-            self.status_code,
-            self.message
-        )
+        write!(f, "{} (statusCode {}): {}", self.http.as_u16(), self.status_code, self.message)
     }
 }
 

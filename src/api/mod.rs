@@ -44,10 +44,7 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub fn outcome(outcome: String) -> Self {
-        RequestLog {
-            outcome: Some(outcome),
-            ..Default::default()
-        }
+        RequestLog { outcome: Some(outcome), ..Default::default() }
     }
 }
 
@@ -61,10 +58,7 @@ pub fn respond(
         Ok(res) => res,
         Err(e) => e.error_response(),
     };
-    let outcome = res
-        .extensions_mut()
-        .remove::<RequestLog>()
-        .and_then(|l| l.outcome);
+    let outcome = res.extensions_mut().remove::<RequestLog>().and_then(|l| l.outcome);
     res.extensions_mut().insert(RequestLog {
         operation: Some(operation.to_string()),
         chat: chat.map(str::to_string),
@@ -97,9 +91,7 @@ where
         Ok(Err(e)) => Err(ApiError::from_store(e, chat_id)),
         Err(e) => {
             log::error!("a database task failed: {e}");
-            Err(ApiError::internal(
-                "the emulator failed while handling this request",
-            ))
+            Err(ApiError::internal("the emulator failed while handling this request"))
         }
     }
 }
@@ -116,18 +108,10 @@ pub fn index_param(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let query = query_map(req)?;
     match query.get("index") {
         None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| {
-                let shown: String = v.chars().take(40).collect();
-                ApiError::invalid(format!(
-                    "index must be a whole number from 0 up, not {shown:?}"
-                ))
-            }),
+        Some(v) => v.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+            let shown: String = v.chars().take(40).collect();
+            ApiError::invalid(format!("index must be a whole number from 0 up, not {shown:?}"))
+        }),
     }
 }
 
@@ -209,17 +193,12 @@ pub async fn cors_and_key(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = if req.method() == Method::OPTIONS {
         let mut res = HttpResponse::NoContent();
-        res.insert_header((
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            "GET, POST, DELETE, OPTIONS",
-        ))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
-        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"));
+        res.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE, OPTIONS"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"));
         let mut res = res.finish();
-        res.extensions_mut().insert(RequestLog {
-            operation: Some("preflight".into()),
-            ..Default::default()
-        });
+        res.extensions_mut()
+            .insert(RequestLog { operation: Some("preflight".into()), ..Default::default() });
         req.into_response(res).map_into_boxed_body()
     } else if key_refused(&req) {
         let res = respond("apikey", None, Err(ApiError::unauthorized()));
@@ -228,14 +207,8 @@ pub async fn cors_and_key(
         next.call(req).await?.map_into_boxed_body()
     };
     let headers = res.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(res)
 }
 
@@ -261,22 +234,14 @@ pub async fn log_request(
     let elapsed = start.elapsed();
     let entry = res.response().extensions().get::<RequestLog>().cloned();
     match entry {
-        Some(RequestLog {
-            operation,
-            chat,
-            outcome,
-        }) => {
+        Some(RequestLog { operation, chat, outcome }) => {
             let what = match (operation, chat) {
                 (Some(op), Some(chat)) => format!("{op} chat={chat}"),
                 (Some(op), None) => format!("{op} ({method} {path})"),
                 (None, _) => format!("{method} {path}"),
             };
             let outcome = outcome.map(|o| format!(" {o}")).unwrap_or_default();
-            let level = if status >= 500 {
-                log::Level::Error
-            } else {
-                log::Level::Info
-            };
+            let level = if status >= 500 { log::Level::Error } else { log::Level::Info };
             log::log!(level, "{what} -> {status}{outcome} ({elapsed:.1?})");
         }
         // Static files of the web client.

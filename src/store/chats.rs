@@ -173,10 +173,7 @@ pub(super) fn find_chat(conn: &Connection, id: &str) -> Result<ChatRow> {
     conn.prepare_cached("SELECT rowid, state FROM chats WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .optional()?
-        .map(|(rowid, state)| ChatRow {
-            rowid,
-            state: state_from_db(&state),
-        })
+        .map(|(rowid, state)| ChatRow { rowid, state: state_from_db(&state) })
         .ok_or(StoreError::ChatNotFound)
 }
 
@@ -206,16 +203,19 @@ pub(super) fn append(
         "INSERT INTO messages (chat_rowid, idx, type, participant_id, text, url, utc_time)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![
-        chat,
-        index,
-        kind.as_str(),
-        participant,
-        text,
-        url,
-        now
-    ])?;
+    .execute(params![chat, index, kind.as_str(), participant, text, url, now])?;
     Ok(index)
+}
+
+/// Appends a message without text or url (joined, left, typing).
+pub(super) fn append_event(
+    conn: &Connection,
+    chat: i64,
+    kind: MessageType,
+    participant: i64,
+    now: i64,
+) -> Result<i64> {
+    append(conn, chat, kind, participant, None, None, now)
 }
 
 fn set_state(conn: &Connection, chat: i64, state: State) -> Result<()> {
@@ -287,13 +287,7 @@ fn schedule_reply(conn: &Connection, chat: i64, reply_to: i64, now: i64, sim: &S
         .query_row([chat], |r| r.get(0))?;
     let due = (now + delay).max(previous.unwrap_or(0));
     if sim.bot_typing {
-        insert_job(
-            conn,
-            chat,
-            "bot_typing",
-            Some((due - delay / 2).max(now)),
-            Some(reply_to),
-        )?;
+        insert_job(conn, chat, "bot_typing", Some((due - delay / 2).max(now)), Some(reply_to))?;
     }
     insert_job(conn, chat, "bot_reply", Some(due), Some(reply_to))
 }
@@ -308,8 +302,7 @@ fn schedule_waiting_replies(conn: &Connection, chat: i64, now: i64, sim: &Sim) -
         .query_map([chat], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (job, reply_to) in waiting {
-        conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
-            .execute([job])?;
+        conn.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([job])?;
         schedule_reply(conn, chat, reply_to, now, sim)?;
     }
     Ok(())
@@ -324,15 +317,7 @@ pub(super) fn join_agent(
     sim: &Sim,
 ) -> Result<()> {
     let agent = add_participant(conn, chat, nickname, ParticipantType::Agent, now)?;
-    append(
-        conn,
-        chat,
-        MessageType::ParticipantJoined,
-        agent,
-        None,
-        None,
-        now,
-    )?;
+    append_event(conn, chat, MessageType::ParticipantJoined, agent, now)?;
     set_state(conn, chat, State::Chatting)?;
     if sim.is_bot() {
         schedule_waiting_replies(conn, chat, now, sim)?;
@@ -341,8 +326,7 @@ pub(super) fn join_agent(
 }
 
 fn delete_jobs(conn: &Connection, chat: i64) -> Result<()> {
-    conn.prepare_cached("DELETE FROM jobs WHERE chat_rowid = ?1")?
-        .execute([chat])?;
+    conn.prepare_cached("DELETE FROM jobs WHERE chat_rowid = ?1")?.execute([chat])?;
     Ok(())
 }
 
@@ -353,30 +337,20 @@ fn end_chat(conn: &Connection, chat: i64, now: i64) -> Result<()> {
 }
 
 /// Closes a chat from the contact centre's side (agent Complete, inactivity): whoever is still
-/// in it leaves (agent, then customer), the chat goes `Idle`, pending work is cancelled.
+/// in it leaves, in reverse join order (agent, system, customer), the chat goes `Idle`, and its
+/// pending work is cancelled.
 pub(super) fn close_chat(conn: &Connection, chat: i64, now: i64) -> Result<()> {
-    if let Some(agent) = present_agent(conn, chat)? {
-        append(
-            conn,
-            chat,
-            MessageType::ParticipantLeft,
-            agent,
-            None,
-            None,
-            now,
-        )?;
-        mark_left(conn, chat, agent, now)?;
+    let present: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT participant_id FROM participants
+             WHERE chat_rowid = ?1 AND left_at IS NULL ORDER BY participant_id DESC",
+        )?
+        .query_map([chat], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for participant in present {
+        append_event(conn, chat, MessageType::ParticipantLeft, participant, now)?;
+        mark_left(conn, chat, participant, now)?;
     }
-    append(
-        conn,
-        chat,
-        MessageType::ParticipantLeft,
-        CUSTOMER_ID,
-        None,
-        None,
-        now,
-    )?;
-    mark_left(conn, chat, CUSTOMER_ID, now)?;
     end_chat(conn, chat, now)
 }
 
@@ -434,48 +408,19 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6) RETURNING rowid",
             )?
             .query_row(
-                params![
-                    id,
-                    new.nickname,
-                    new.subject,
-                    new.user_data,
-                    new.endpoint,
-                    now
-                ],
+                params![id, new.nickname, new.subject, new.user_data, new.endpoint, now],
                 |r| r.get(0),
             )?;
         let customer = add_participant(&tx, chat, &new.nickname, ParticipantType::Customer, now)?;
         let system = add_participant(&tx, chat, SYSTEM_NICKNAME, ParticipantType::External, now)?;
         debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));
-        append(
-            &tx,
-            chat,
-            MessageType::ParticipantJoined,
-            customer,
-            None,
-            None,
-            now,
-        )?;
-        append(
-            &tx,
-            chat,
-            MessageType::ParticipantJoined,
-            system,
-            None,
-            None,
-            now,
-        )?;
+        append_event(&tx, chat, MessageType::ParticipantJoined, customer, now)?;
+        append_event(&tx, chat, MessageType::ParticipantJoined, system, now)?;
         for reader in [Reader::Customer, Reader::Agent] {
             move_cursor(&tx, chat, reader, 0)?;
         }
         if sim.is_bot() {
-            insert_job(
-                &tx,
-                chat,
-                "agent_join",
-                Some(now + sim.join_delay_ms()),
-                None,
-            )?;
+            insert_job(&tx, chat, "agent_join", Some(now + sim.join_delay_ms()), None)?;
         }
         if let Some(every) = sim.system_message_interval {
             insert_job(&tx, chat, "system_message", Some(now + ms(every)), None)?;
@@ -504,15 +449,7 @@ impl Store {
         let c = chat.rowid;
         match action {
             CustomerAction::SendMessage(text) => {
-                let index = append(
-                    &tx,
-                    c,
-                    MessageType::Text,
-                    CUSTOMER_ID,
-                    Some(text),
-                    None,
-                    now,
-                )?;
+                let index = append(&tx, c, MessageType::Text, CUSTOMER_ID, Some(text), None, now)?;
                 if sim.is_bot() {
                     if present_agent(&tx, c)?.is_some() {
                         schedule_reply(&tx, c, index, now, sim)?;
@@ -522,37 +459,13 @@ impl Store {
                 }
             }
             CustomerAction::StartTyping => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::TypingStarted,
-                    CUSTOMER_ID,
-                    None,
-                    None,
-                    now,
-                )?;
+                append_event(&tx, c, MessageType::TypingStarted, CUSTOMER_ID, now)?;
             }
             CustomerAction::StopTyping => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::TypingStopped,
-                    CUSTOMER_ID,
-                    None,
-                    None,
-                    now,
-                )?;
+                append_event(&tx, c, MessageType::TypingStopped, CUSTOMER_ID, now)?;
             }
             CustomerAction::Complete => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::ParticipantLeft,
-                    CUSTOMER_ID,
-                    None,
-                    None,
-                    now,
-                )?;
+                append_event(&tx, c, MessageType::ParticipantLeft, CUSTOMER_ID, now)?;
                 mark_left(&tx, c, CUSTOMER_ID, now)?;
                 end_chat(&tx, c, now)?;
             }
@@ -607,9 +520,7 @@ impl Store {
                      LEFT JOIN read_cursors r ON r.chat_rowid = c.rowid AND r.reader = ?2
                      WHERE c.id = ?1",
                 )?
-                .query_row(params![chat_id, reader.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(params![chat_id, reader.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             match seen {
                 None => return Err(StoreError::ChatNotFound),
@@ -668,63 +579,23 @@ impl Store {
                 join_agent(&tx, c, nickname, now, sim)?;
             }
             AgentAction::Message(text) => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::Text,
-                    need_agent()?,
-                    Some(text),
-                    None,
-                    now,
-                )?;
+                append(&tx, c, MessageType::Text, need_agent()?, Some(text), None, now)?;
             }
             AgentAction::TypingStarted => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::TypingStarted,
-                    need_agent()?,
-                    None,
-                    None,
-                    now,
-                )?;
+                append_event(&tx, c, MessageType::TypingStarted, need_agent()?, now)?;
             }
             AgentAction::TypingStopped => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::TypingStopped,
-                    need_agent()?,
-                    None,
-                    None,
-                    now,
-                )?;
+                append_event(&tx, c, MessageType::TypingStopped, need_agent()?, now)?;
             }
             AgentAction::PushUrl(url) => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::PushUrl,
-                    need_agent()?,
-                    None,
-                    Some(url),
-                    now,
-                )?;
+                append(&tx, c, MessageType::PushUrl, need_agent()?, None, Some(url), now)?;
             }
             AgentAction::Notice(text) => {
-                append(
-                    &tx,
-                    c,
-                    MessageType::Notice,
-                    need_agent()?,
-                    Some(text),
-                    None,
-                    now,
-                )?;
+                append(&tx, c, MessageType::Notice, need_agent()?, Some(text), None, now)?;
             }
             AgentAction::Leave => {
                 let agent = need_agent()?;
-                append(&tx, c, MessageType::ParticipantLeft, agent, None, None, now)?;
+                append_event(&tx, c, MessageType::ParticipantLeft, agent, now)?;
                 mark_left(&tx, c, agent, now)?;
                 set_state(&tx, c, State::WaitingForAgent)?;
                 // The bot's pending typing notices go with the agent; its replies wait for
@@ -788,17 +659,7 @@ impl Store {
             "SELECT nickname, subject, user_data, endpoint, created_at, ended_at,
                     last_customer_activity FROM chats WHERE rowid = ?1",
             [c],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
         )?;
         let participants = tx
             .prepare(
@@ -875,10 +736,7 @@ impl Store {
             chats.insert(state, n.into());
         }
         let pending_work = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
-        Ok(Health {
-            chats,
-            pending_work,
-        })
+        Ok(Health { chats, pending_work })
     }
 
     /// The text of a chat's message (for the bot's reply).

@@ -5,7 +5,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::chats::{append, chat_state, close_chat, join_agent, present_agent, SYSTEM_ID};
+use super::chats::{
+    append, append_event, chat_state, close_chat, join_agent, present_agent, SYSTEM_ID,
+};
 use super::{Result, Store};
 use crate::domain::{bot_reply, MessageType, State, SYSTEM_MESSAGES};
 use crate::sim::{ms, Sim};
@@ -57,8 +59,7 @@ impl Store {
             }
         };
         if !keep {
-            tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
-                .execute([id])?;
+            tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
         }
         tx.commit()?;
         Ok(())
@@ -78,15 +79,7 @@ fn system_message(conn: &Connection, id: i64, chat: i64, now: i64, sim: &Sim) ->
         return Ok(false);
     };
     let text = SYSTEM_MESSAGES[sim.pick(SYSTEM_MESSAGES.len())];
-    append(
-        conn,
-        chat,
-        MessageType::Text,
-        SYSTEM_ID,
-        Some(text),
-        None,
-        now,
-    )?;
+    append(conn, chat, MessageType::Text, SYSTEM_ID, Some(text), None, now)?;
     // The next tick counts from now: ticks missed while the emulator was down are not back-filled.
     reschedule(conn, id, Some(now + ms(every)))?;
     Ok(true)
@@ -94,15 +87,7 @@ fn system_message(conn: &Connection, id: i64, chat: i64, now: i64, sim: &Sim) ->
 
 fn bot_typing(conn: &Connection, chat: i64, now: i64) -> Result<bool> {
     if let Some(agent) = present_agent(conn, chat)? {
-        append(
-            conn,
-            chat,
-            MessageType::TypingStarted,
-            agent,
-            None,
-            None,
-            now,
-        )?;
+        append_event(conn, chat, MessageType::TypingStarted, agent, now)?;
     }
     Ok(false)
 }
@@ -128,25 +113,9 @@ fn bot_reply_job(
         return Ok(false);
     };
     let answer = bot_reply(&question);
-    append(
-        conn,
-        chat,
-        MessageType::Text,
-        agent,
-        Some(&answer),
-        None,
-        now,
-    )?;
+    append(conn, chat, MessageType::Text, agent, Some(&answer), None, now)?;
     if sim.bot_typing {
-        append(
-            conn,
-            chat,
-            MessageType::TypingStopped,
-            agent,
-            None,
-            None,
-            now,
-        )?;
+        append_event(conn, chat, MessageType::TypingStopped, agent, now)?;
     }
     Ok(false)
 }
@@ -167,22 +136,13 @@ fn idle_timeout(conn: &Connection, id: i64, chat: i64, now: i64, sim: &Sim) -> R
         "This chat was closed after {} without activity from the customer.",
         human(timeout)
     );
-    append(
-        conn,
-        chat,
-        MessageType::Text,
-        SYSTEM_ID,
-        Some(&text),
-        None,
-        now,
-    )?;
+    append(conn, chat, MessageType::Text, SYSTEM_ID, Some(&text), None, now)?;
     close_chat(conn, chat, now)?;
     Ok(true) // close_chat deleted every job of the chat, this one included
 }
 
 fn reschedule(conn: &Connection, id: i64, due: Option<i64>) -> Result<()> {
-    conn.prepare_cached("UPDATE jobs SET due_at = ?2 WHERE id = ?1")?
-        .execute(params![id, due])?;
+    conn.prepare_cached("UPDATE jobs SET due_at = ?2 WHERE id = ?1")?.execute(params![id, due])?;
     Ok(())
 }
 
@@ -190,11 +150,11 @@ fn reschedule(conn: &Connection, id: i64, due: Option<i64>) -> Result<()> {
 fn human(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     let plural = |n: u128, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if ms % 3_600_000 == 0 {
+    if ms.is_multiple_of(3_600_000) {
         plural(ms / 3_600_000, "hour")
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         plural(ms / 60_000, "minute")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         plural(ms / 1000, "second")
     } else {
         format!("{ms} ms")

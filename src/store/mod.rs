@@ -145,10 +145,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(30))
             .build(manager)
             .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
-        Ok(Store {
-            pool,
-            path: path.to_path_buf(),
-        })
+        Ok(Store { pool, path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {

@@ -31,9 +31,11 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new() -> TempDir {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir()
-            .join("gws-emulator-tests")
-            .join(format!("{}-{}-{n}", std::process::id(), nanos()));
+        let dir = std::env::temp_dir().join("gws-emulator-tests").join(format!(
+            "{}-{}-{n}",
+            std::process::id(),
+            nanos()
+        ));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)
     }
@@ -54,10 +56,8 @@ impl Drop for TempDir {
 }
 
 fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u128
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        as u128
 }
 
 pub struct ServerBuilder {
@@ -75,10 +75,7 @@ impl Default for ServerBuilder {
 impl ServerBuilder {
     pub fn new() -> ServerBuilder {
         ServerBuilder {
-            args: FAST_DEFAULTS
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            args: FAST_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             envs: Vec::new(),
             dir: None,
         }
@@ -104,13 +101,7 @@ impl ServerBuilder {
 
     pub fn start(self) -> Server {
         let dir = self.dir.unwrap_or_else(TempDir::new);
-        let mut server = Server {
-            child: None,
-            port: 0,
-            dir,
-            args: self.args,
-            envs: self.envs,
-        };
+        let mut server = Server { child: None, port: 0, dir, args: self.args, envs: self.envs };
         server.spawn();
         server
     }
@@ -198,10 +189,7 @@ impl Server {
     /// Stops the emulator the way a person does (SIGTERM, like Ctrl-C) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 if child.try_wait().unwrap().is_some() {
@@ -236,9 +224,7 @@ impl Server {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
     pub fn log_text(&self) -> String {
@@ -396,10 +382,7 @@ pub fn texts(messages: &[Value], kind: &str) -> Vec<String> {
 }
 
 pub fn indexes(messages: &[Value]) -> Vec<i64> {
-    messages
-        .iter()
-        .map(|m| m["index"].as_i64().unwrap())
-        .collect()
+    messages.iter().map(|m| m["index"].as_i64().unwrap()).collect()
 }
 
 /// Runs the binary to completion (for start-up errors), with a time limit.
@@ -436,10 +419,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -490,12 +470,8 @@ pub fn http(
 /// Sends raw bytes and parses the response (the server may answer before reading them all).
 pub fn raw_request(port: u16, raw: &[u8]) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the emulator");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
     // A server that refuses a large body early may close before reading it all: not an error.
     let _ = stream.write_all(raw);
     let _ = stream.flush();
@@ -513,23 +489,14 @@ pub fn raw_request(port: u16, raw: &[u8]) -> Response {
 }
 
 fn parse_response(buf: &[u8]) -> Response {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| {
-            panic!(
-                "no complete response head in {:?}",
-                String::from_utf8_lossy(buf)
-            )
-        });
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
+        panic!("no complete response head in {:?}", String::from_utf8_lossy(buf))
+    });
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
+    let status: u16 =
+        status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -547,11 +514,7 @@ fn parse_response(buf: &[u8]) -> Response {
     {
         body.truncate(len);
     }
-    Response {
-        status,
-        headers,
-        body,
-    }
+    Response { status, headers, body }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
