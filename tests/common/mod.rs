@@ -2,6 +2,8 @@
 //! folder (database, logs), and talks to it over real HTTP/1.1. Every test file uses it.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -101,7 +103,14 @@ impl ServerBuilder {
 
     pub fn start(self) -> Server {
         let dir = self.dir.unwrap_or_else(TempDir::new);
-        let mut server = Server { child: None, port: 0, dir, args: self.args, envs: self.envs };
+        let mut server = Server {
+            child: None,
+            port: 0,
+            fixed_port: None,
+            dir,
+            args: self.args,
+            envs: self.envs,
+        };
         server.spawn();
         server
     }
@@ -111,6 +120,8 @@ impl ServerBuilder {
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// Set by `start_again_on_same_port`: the next start binds this port instead of a free one.
+    fixed_port: Option<u16>,
     pub dir: TempDir,
     args: Vec<(String, String)>,
     envs: Vec<(String, String)>,
@@ -138,7 +149,7 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .arg("--port")
-            .arg("0")
+            .arg(self.fixed_port.unwrap_or(0).to_string())
             .arg("--db")
             .arg(self.db())
             .arg("--log-dir")
@@ -215,6 +226,13 @@ impl Server {
     /// Starts the emulator again on the same database and settings (a new port).
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "stop or kill the emulator first");
+        self.spawn();
+    }
+
+    /// Starts the emulator again on the same port, so pages loaded from it can reconnect.
+    pub fn start_again_on_same_port(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the emulator first");
+        self.fixed_port = Some(self.port);
         self.spawn();
     }
 
@@ -478,6 +496,9 @@ pub fn raw_request(port: u16, raw: &[u8]) -> Response {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
     loop {
+        if response_complete(&buf) {
+            break;
+        }
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -486,6 +507,23 @@ pub fn raw_request(port: u16, raw: &[u8]) -> Response {
         }
     }
     parse_response(&buf)
+}
+
+/// Whether `buf` holds a whole response (by Content-Length, or the last chunk), so a peer that
+/// keeps the connection open despite `Connection: close` does not make us wait for EOF.
+fn response_complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let body = &buf[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|len| body.len() >= len)
 }
 
 fn parse_response(buf: &[u8]) -> Response {
