@@ -60,10 +60,15 @@ impl Browser {
         super::wait_for("chromedriver to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
         });
+        // Headless windows are at least 500 px wide: phone widths need device emulation.
+        let mobile = (width < 500).then(
+            || json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}}),
+        );
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                "mobileEmulation": mobile.unwrap_or_else(|| json!({})),
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--no-first-run", "--disable-quic", "--disable-component-update", "--disable-sync",
