@@ -15,8 +15,13 @@ use serde_json::{json, Value};
 
 use super::{http, TempDir};
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's paths; `GWS_CHROMIUM` and `GWS_CHROMEDRIVER` point elsewhere.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn tool(env: &str, default: &str) -> String {
+    std::env::var(env).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| default.to_string())
+}
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub const ENTER: &str = "\u{E007}";
 
@@ -34,23 +39,28 @@ impl Browser {
     }
 
     pub fn launch_sized(width: u32, height: u32) -> Option<Browser> {
-        for tool in [CHROMIUM, CHROMEDRIVER] {
+        let chromium = tool("GWS_CHROMIUM", CHROMIUM);
+        let chromedriver = tool("GWS_CHROMEDRIVER", CHROMEDRIVER);
+        for tool in [&chromium, &chromedriver] {
             if !Path::new(tool).exists() {
                 let msg = format!(
                     "\n\n!!!!!!!!!! BROWSER TEST SKIPPED: {tool} is not installed.\n\
                      !!!!!!!!!! Install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)\n\
-                     !!!!!!!!!! to run the browser tests; .ci/run does, and sets GWS_REQUIRE_BROWSER=1.\n"
+                     !!!!!!!!!! to run the browser tests (or set GWS_CHROMIUM / GWS_CHROMEDRIVER);\n\
+                     !!!!!!!!!! .ci/run installs them and sets GWS_REQUIRE_BROWSER=1.\n"
                 );
                 if std::env::var("GWS_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
                     panic!("{msg}");
                 }
-                eprintln!("{msg}");
+                // Straight to the stderr handle: eprintln! would be captured for a passing test.
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{msg}");
                 return None;
             }
         }
         let port = free_port();
         let profile = TempDir::new();
-        let driver = Command::new(CHROMEDRIVER)
+        let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -67,7 +77,7 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": CHROMIUM,
+                "binary": chromium,
                 "mobileEmulation": mobile.unwrap_or_else(|| json!({})),
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
