@@ -133,6 +133,34 @@ const OPTIONS: &[OptSpec] = &[
         help: "largest request body accepted (413 above it)",
     },
     OptSpec {
+        name: "max-text",
+        env: "GWS_MAX_TEXT",
+        default: "16384",
+        value: "CHARS",
+        help: "longest message or notice text, in characters (400 above it)",
+    },
+    OptSpec {
+        name: "transcript-page",
+        env: "GWS_TRANSCRIPT_PAGE",
+        default: "1000",
+        value: "N",
+        help: "most messages one GetTranscript returns; the next call (or index) gets the rest",
+    },
+    OptSpec {
+        name: "max-connections",
+        env: "GWS_MAX_CONNECTIONS",
+        default: "4096",
+        value: "N",
+        help: "open HTTP connections served at once; more wait to be accepted",
+    },
+    OptSpec {
+        name: "max-pending",
+        env: "GWS_MAX_PENDING",
+        default: "1024",
+        value: "N",
+        help: "requests waiting for the database at once; more are answered 503",
+    },
+    OptSpec {
         name: "scheduler-tick",
         env: "GWS_SCHEDULER_TICK",
         default: "50ms",
@@ -168,6 +196,10 @@ pub struct Config {
     pub require_apikey: bool,
     pub apikey: String,
     pub max_body: usize,
+    pub max_text: usize,
+    pub transcript_page: i64,
+    pub max_connections: usize,
+    pub max_pending: usize,
     pub scheduler_tick: Duration,
 }
 
@@ -313,6 +345,15 @@ impl Config {
             "a size such as 65536, 64KiB or 1MiB (at least 1KiB, at most 1GiB)",
             |s| parse_size(s).filter(|n| (1024..=1 << 30).contains(n)),
         )?;
+        let count = |name: &'static str, max: usize| {
+            field(value(name), &format!("a whole number from 1 to {max}"), |s| {
+                s.parse::<usize>().ok().filter(|n| (1..=max).contains(n))
+            })
+        };
+        let max_text = count("max-text", 1 << 24)?;
+        let transcript_page = count("transcript-page", 1_000_000)? as i64;
+        let max_connections = count("max-connections", 1 << 20)?;
+        let max_pending = count("max-pending", 1 << 20)?;
         let scheduler_tick = field(value("scheduler-tick"), "a duration from 1ms to 10s", |s| {
             parse_duration(s)
                 .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(10))
@@ -335,6 +376,10 @@ impl Config {
             require_apikey,
             apikey,
             max_body,
+            max_text,
+            transcript_page,
+            max_connections,
+            max_pending,
             scheduler_tick,
         })
     }
@@ -464,6 +509,7 @@ mod tests {
         assert_eq!(c.seed, None);
         assert!(!c.require_apikey);
         assert_eq!(c.max_body, 64 * 1024);
+        assert_eq!((c.max_text, c.transcript_page), (16384, 1000));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Limits};
 use crate::config::Config;
 use crate::scheduler::{self, StopFlag};
 use crate::sim::Sim;
@@ -53,11 +53,18 @@ impl Application {
         let state = web::Data::new(AppState {
             store: store.clone(),
             sim: sim.clone(),
-            max_body: config.max_body,
+            limits: Limits {
+                max_body: config.max_body,
+                max_text: config.max_text,
+                transcript_page: config.transcript_page,
+                max_pending: config.max_pending,
+            },
+            pending: Default::default(),
             require_apikey: config.require_apikey,
             apikey: config.apikey.clone(),
             started: Instant::now(),
         });
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let client_dir = config.client_dir.clone();
         if !client_dir.is_dir() {
             log::warn!(
@@ -85,6 +92,9 @@ impl Application {
                 )
                 .default_service(web::to(api::not_found))
         })
+        .workers(workers)
+        .max_connections(config.max_connections.div_ceil(workers))
+        .backlog(2048)
         .listen(listener)
         .map_err(|e| StartError(format!("cannot listen on {local}: {e}")))?
         .shutdown_timeout(5)

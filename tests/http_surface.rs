@@ -756,7 +756,9 @@ fn a_body_over_the_configured_limit_is_413_with_status_code_2() {
 
 #[test]
 fn the_default_body_limit_is_64_kib() {
-    let server = manual_server();
+    // A text cap above the body limit, so only the body limit is in play here.
+    let server =
+        Server::builder().arg("--agent-mode", "manual").arg("--max-text", "100000").start();
     let id = server.request_chat("James");
     let before = snapshot(&server, &id);
     let hundred_kib = 100 * 1024;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::body::{json_object, Fields};
 use super::customer::transcript;
 use super::error::ApiError;
-use super::{blocking, chat_id, ok, query_map, respond, State, ACK};
+use super::{blocking, chat_id, ok, query_map, respond, State, ACK, MAX_NICKNAME, MAX_URL};
 use crate::domain::{AgentMode, State as ChatState};
 use crate::store::{AgentAction, ChatDetail, ChatSummary, Reader};
 
@@ -33,7 +33,7 @@ struct ChatAnswer {
 pub async fn health(state: State) -> HttpResponse {
     let result = async {
         let st = state.clone();
-        let h = blocking("", move || st.store.health()).await?;
+        let h = blocking(&state, "", move || st.store.health()).await?;
         ok(&json!({
             "status": "ok",
             "version": env!("CARGO_PKG_VERSION"),
@@ -70,7 +70,7 @@ pub async fn list_chats(state: State, req: HttpRequest) -> HttpResponse {
                 })?,
         };
         let st = state.clone();
-        let chats = blocking("", move || st.store.list_chats(filter, limit)).await?;
+        let chats = blocking(&state, "", move || st.store.list_chats(filter, limit)).await?;
         ok(&ChatList { chats, status_code: 0 })
     }
     .await;
@@ -81,7 +81,7 @@ pub async fn list_chats(state: State, req: HttpRequest) -> HttpResponse {
 pub async fn delete_all_chats(state: State) -> HttpResponse {
     let result = async {
         let st = state.clone();
-        let deleted = blocking("", move || st.store.delete_all_chats()).await?;
+        let deleted = blocking(&state, "", move || st.store.delete_all_chats()).await?;
         log::warn!("reset: deleted {deleted} chats");
         ok(&json!({ "deleted": deleted, "statusCode": 0 }))
     }
@@ -96,7 +96,7 @@ pub async fn chat_detail(state: State, path: web::Path<String>) -> HttpResponse 
         let id = chat_id(&raw)?;
         let st = state.clone();
         let id2 = id.clone();
-        let chat = blocking(&id, move || st.store.chat_detail(&id2)).await?;
+        let chat = blocking(&state, &id, move || st.store.chat_detail(&id2)).await?;
         ok(&ChatAnswer { chat, status_code: 0 })
     }
     .await;
@@ -124,21 +124,22 @@ pub async fn agent_action(
     let mut op = String::from("agent");
     let result = async {
         let id = chat_id(&raw)?;
-        let body = json_object(payload, state.max_body).await?;
+        let body = json_object(payload, state.limits.max_body).await?;
         let f = Fields(&body);
         let name = f.required_str("action")?;
+        let max_text = state.limits.max_text;
         let action = match name.as_str() {
             "join" => AgentAction::Join {
                 nickname: f
-                    .optional_str("nickname")?
+                    .optional_text("nickname", MAX_NICKNAME)?
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| state.sim.agent_nickname.clone()),
             },
-            "message" => AgentAction::Message(f.required_str("text")?),
+            "message" => AgentAction::Message(f.required_text("text", max_text)?),
             "typingStarted" => AgentAction::TypingStarted,
             "typingStopped" => AgentAction::TypingStopped,
-            "pushUrl" => AgentAction::PushUrl(web_url(f.required_str("url")?)?),
-            "notice" => AgentAction::Notice(f.required_str("text")?),
+            "pushUrl" => AgentAction::PushUrl(web_url(f.required_text("url", MAX_URL)?)?),
+            "notice" => AgentAction::Notice(f.required_text("text", max_text)?),
             "leave" => AgentAction::Leave,
             "complete" => AgentAction::Complete,
             other => {
@@ -152,7 +153,7 @@ pub async fn agent_action(
         op = format!("agent.{}", action.name());
         let st = state.clone();
         let id2 = id.clone();
-        blocking(&id, move || st.store.agent_action(&id2, &action, &st.sim)).await?;
+        blocking(&state, &id, move || st.store.agent_action(&id2, &action, &st.sim)).await?;
         ok(&ACK)
     }
     .await;

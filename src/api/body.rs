@@ -64,6 +64,17 @@ impl Fields<'_> {
         }
     }
 
+    /// A required string of at most `max` characters (400/2 when longer).
+    pub fn required_text(&self, name: &str, max: usize) -> Result<String, ApiError> {
+        let s = self.required_str(name)?;
+        within(name, s, max)
+    }
+
+    /// An optional string of at most `max` characters.
+    pub fn optional_text(&self, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+        self.optional_str(name)?.map(|s| within(name, s, max)).transpose()
+    }
+
     /// An optional string field: absent or null gives None; another type is 400/2.
     pub fn optional_str(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.0.get(name) {
@@ -80,6 +91,15 @@ impl Fields<'_> {
             Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
             Some(other) => Err(wrong_type(name, "a JSON object", other)),
         }
+    }
+}
+
+fn within(name: &str, s: String, max: usize) -> Result<String, ApiError> {
+    // Counting stops at max + 1: a huge text costs no more than the limit.
+    if s.chars().take(max + 1).count() > max {
+        Err(ApiError::invalid(format!("{name} is longer than the limit of {max} characters")))
+    } else {
+        Ok(s)
     }
 }
 
@@ -112,5 +132,10 @@ mod tests {
         assert_eq!(f.optional_str("zz").unwrap(), None);
         assert_eq!(f.optional_object("d").unwrap().as_deref(), Some("{\"k\":1}"));
         assert_eq!(f.optional_object("a").unwrap_err().status_code, 2);
+        assert_eq!(f.required_text("a", 1).unwrap(), "x");
+        let long = parse_object("{\"t\":\"ééé\"}".as_bytes()).unwrap();
+        assert_eq!(Fields(&long).required_text("t", 3).unwrap(), "ééé", "characters, not bytes");
+        assert_eq!(Fields(&long).required_text("t", 2).unwrap_err().status_code, 2);
+        assert_eq!(Fields(&long).optional_text("t", 2).unwrap_err().status_code, 2);
     }
 }

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::body::{json_object, Fields};
 use super::error::ApiError;
-use super::{blocking, chat_id, index_param, ok, respond, State, ACK};
+use super::{
+    blocking, chat_id, index_param, ok, respond, State, ACK, MAX_NICKNAME, MAX_SUBJECT, MAX_URL,
+};
 use crate::domain::Operation;
 use crate::store::{ChatView, CustomerAction, MessageView, NewChat, Reader};
 
@@ -35,7 +37,7 @@ pub struct TranscriptAnswer {
 pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
     let mut new_id = None;
     let result = async {
-        let body = json_object(payload, state.max_body).await?;
+        let body = json_object(payload, state.limits.max_body).await?;
         let f = Fields(&body);
         let name = f.required_str("operationName")?;
         match Operation::parse(&name) {
@@ -49,13 +51,13 @@ pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
             None => return Err(unknown_operation(&name)),
         }
         let new = NewChat {
-            nickname: f.required_str("nickname")?,
-            subject: f.optional_str("subject")?.unwrap_or_default(),
+            nickname: f.required_text("nickname", MAX_NICKNAME)?,
+            subject: f.optional_text("subject", MAX_SUBJECT)?.unwrap_or_default(),
             user_data: f.optional_object("userData")?,
-            endpoint: f.optional_str("endpoint")?,
+            endpoint: f.optional_text("endpoint", MAX_URL)?,
         };
         let st = state.clone();
-        let id = blocking("", move || st.store.request_chat(&new, &st.sim)).await?;
+        let id = blocking(&state, "", move || st.store.request_chat(&new, &st.sim)).await?;
         new_id = Some(id.clone());
         ok(&RequestChatAnswer { path: format!("/api/v2/chats/{id}"), id, status_code: 0 })
     }
@@ -73,11 +75,13 @@ pub async fn chat_operation(
     let mut op_name = "POST";
     let result = async {
         let id = chat_id(&raw)?;
-        let body = json_object(payload, state.max_body).await?;
+        let body = json_object(payload, state.limits.max_body).await?;
         let f = Fields(&body);
         let name = f.required_str("operationName")?;
         let action = match Operation::parse(&name) {
-            Some(Operation::SendMessage) => CustomerAction::SendMessage(f.required_str("text")?),
+            Some(Operation::SendMessage) => {
+                CustomerAction::SendMessage(f.required_text("text", state.limits.max_text)?)
+            }
             Some(Operation::SendStartTypingNotification) => CustomerAction::StartTyping,
             Some(Operation::SendStopTypingNotification) => CustomerAction::StopTyping,
             Some(Operation::Complete) => CustomerAction::Complete,
@@ -91,7 +95,7 @@ pub async fn chat_operation(
         op_name = action.operation().as_str();
         let st = state.clone();
         let id2 = id.clone();
-        blocking(&id, move || st.store.customer_action(&id2, &action, &st.sim)).await?;
+        blocking(&state, &id, move || st.store.customer_action(&id2, &action, &st.sim)).await?;
         ok(&ACK)
     }
     .await;
@@ -105,7 +109,7 @@ pub async fn get_chat(state: State, path: web::Path<String>) -> HttpResponse {
         let id = chat_id(&raw)?;
         let st = state.clone();
         let id2 = id.clone();
-        let chat = blocking(&id, move || st.store.get_chat(&id2)).await?;
+        let chat = blocking(&state, &id, move || st.store.get_chat(&id2)).await?;
         ok(&GetChatAnswer { chat, status_code: 0 })
     }
     .await;
@@ -134,7 +138,9 @@ pub async fn transcript(
     let from = index_param(req)?;
     let st = state.clone();
     let id2 = id.clone();
-    let messages = blocking(&id, move || st.store.read_transcript(&id2, reader, from)).await?;
+    let page = state.limits.transcript_page;
+    let messages =
+        blocking(state, &id, move || st.store.read_transcript(&id2, reader, from, page)).await?;
     ok(&TranscriptAnswer { messages, status_code: 0 })
 }
 

@@ -6,10 +6,11 @@ pub mod body;
 pub mod customer;
 pub mod error;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -25,11 +26,27 @@ use error::ApiError;
 pub struct AppState {
     pub store: Store,
     pub sim: Arc<Sim>,
-    pub max_body: usize,
+    pub limits: Limits,
     pub require_apikey: bool,
     pub apikey: String,
     pub started: Instant,
+    /// Requests waiting for (or using) the database right now.
+    pub pending: AtomicUsize,
 }
+
+/// What one request may ask for (see the `--max-*` options).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body: usize,
+    pub max_text: usize,
+    pub transcript_page: i64,
+    pub max_pending: usize,
+}
+
+/// The longest nickname, subject and pushed URL accepted, in characters.
+pub const MAX_NICKNAME: usize = 256;
+pub const MAX_SUBJECT: usize = 1024;
+pub const MAX_URL: usize = 2048;
 
 pub type State = web::Data<AppState>;
 
@@ -80,12 +97,19 @@ pub struct Ack {
 
 pub const ACK: Ack = Ack { status_code: 0 };
 
-/// Runs store work on the blocking thread pool, mapping its errors to GWS errors.
-pub async fn blocking<T, F>(chat_id: &str, f: F) -> Result<T, ApiError>
+/// Runs store work on the blocking thread pool, mapping its errors to GWS errors. When more than
+/// `--max-pending` requests already wait for the database, answers 503 at once instead of queueing.
+pub async fn blocking<T, F>(state: &State, chat_id: &str, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> store::Result<T> + Send + 'static,
 {
+    let waiting = state.pending.fetch_add(1, Ordering::SeqCst);
+    let _done = PendingGuard(&state.pending);
+    if waiting >= state.limits.max_pending {
+        log::warn!("{waiting} requests already wait for the database; answering 503");
+        return Err(ApiError::busy());
+    }
     match web::block(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError::from_store(e, chat_id)),
@@ -93,6 +117,14 @@ where
             log::error!("a database task failed: {e}");
             Err(ApiError::internal("the emulator failed while handling this request"))
         }
+    }
+}
+
+struct PendingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -204,12 +236,46 @@ pub async fn cors_and_key(
         let res = respond("apikey", None, Err(ApiError::unauthorized()));
         req.into_response(res).map_into_boxed_body()
     } else {
-        next.call(req).await?.map_into_boxed_body()
+        gws_error_body(next.call(req).await?.map_into_boxed_body()).await
     };
     let headers = res.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(res)
+}
+
+/// Makes every error a GWS error: a 4xx/5xx that is not already JSON (actix-files refusing a
+/// method or a path, a malformed request body) gets a `statusCode`/`statusMessage` body.
+async fn gws_error_body(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return res;
+    }
+    let (req, res) = res.into_parts();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let text = match actix_web::body::to_bytes_limited(res.into_body(), 2048).await {
+        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        _ => String::new(),
+    };
+    let reason = status.canonical_reason().unwrap_or("error");
+    let message = if text.is_empty() { reason.to_string() } else { format!("{reason}: {text}") };
+    let status_code = match status.as_u16() {
+        401 => error::code::UNAUTHORIZED,
+        404 => error::code::NOT_FOUND,
+        500..=599 => error::code::INTERNAL,
+        _ => error::code::INVALID_PARAMETER,
+    };
+    let mut res =
+        respond(req.method().as_str(), None, Err(ApiError::new(status, status_code, message)));
+    if let Some(allow) = allow {
+        res.headers_mut().insert(header::ALLOW, allow);
+    }
+    ServiceResponse::new(req, res)
 }
 
 fn key_refused(req: &ServiceRequest) -> bool {

@@ -358,15 +358,16 @@ fn capabilities(state: State) -> Vec<&'static str> {
     state.capabilities().iter().map(|op| op.as_str()).collect()
 }
 
-fn read_messages(conn: &Connection, chat: i64, after: i64) -> Result<Vec<MessageView>> {
+/// Up to `limit` messages after index `after`, in order.
+fn read_messages(conn: &Connection, chat: i64, after: i64, limit: i64) -> Result<Vec<MessageView>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.idx, m.type, m.participant_id, p.nickname, p.type, m.text, m.url, m.utc_time
          FROM messages m
          JOIN participants p ON p.chat_rowid = m.chat_rowid AND p.participant_id = m.participant_id
          WHERE m.chat_rowid = ?1 AND m.idx > ?2
-         ORDER BY m.idx",
+         ORDER BY m.idx LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![chat, after], |r| {
+    let rows = stmt.query_map(params![chat, after, limit], |r| {
         Ok(MessageView {
             index: r.get(0)?,
             kind: r.get(1)?,
@@ -504,12 +505,14 @@ impl Store {
 
     /// GetTranscript. Without `from`: the messages `reader` has not received yet, moving its
     /// cursor past them atomically. With `from = N`: every message with index >= max(N, 1),
-    /// moving the cursor forward to the last one (never backwards).
+    /// moving the cursor forward to the last one (never backwards). At most `page` messages are
+    /// returned; the next call (or `from` = last index + 1) gets the rest.
     pub fn read_transcript(
         &self,
         chat_id: &str,
         reader: Reader,
         from: Option<i64>,
+        page: i64,
     ) -> Result<Vec<MessageView>> {
         let mut conn = self.conn()?;
         if from.is_none() {
@@ -540,7 +543,7 @@ impl Store {
                 .optional()?
                 .unwrap_or(0),
         };
-        let messages = read_messages(&tx, chat.rowid, after)?;
+        let messages = read_messages(&tx, chat.rowid, after, page)?;
         if let Some(last) = messages.last() {
             move_cursor(&tx, chat.rowid, reader, last.index)?;
         }
@@ -696,7 +699,7 @@ impl Store {
                 }))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let messages = read_messages(&tx, c, 0)?;
+        let messages = read_messages(&tx, c, 0, i64::MAX)?;
         Ok(ChatDetail {
             id: chat_id.to_string(),
             nickname,
