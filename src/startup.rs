@@ -103,6 +103,7 @@ impl Application {
 
         let stop = StopFlag::default();
         scheduler::spawn(store.clone(), sim, config.scheduler_tick, stop.clone());
+        watch_database_file(store.clone(), stop.clone());
         let url = format!("http://{local}/");
         log::info!(
             "gws-emulator {} listening on {url} (database {}, agent mode {:?})",
@@ -135,6 +136,28 @@ impl Application {
         log::info!("stopped");
         Ok(())
     }
+}
+
+/// Every second, checks that the database file is still the one open; if it was deleted (a
+/// reset by hand) the store starts over on a fresh file. A failed reopen is retried.
+fn watch_database_file(store: Store, stop: StopFlag) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut failing = false;
+        while !stop.is_stopped() {
+            ticks.tick().await;
+            let s = store.clone();
+            match web::block(move || s.reopen_if_gone()).await {
+                Ok(Ok(_)) => failing = false,
+                Ok(Err(e)) if !failing => {
+                    failing = true;
+                    log::error!("{e}; retrying every second");
+                }
+                Ok(Err(_)) => {}
+                Err(e) => log::error!("database watch failed: {e}"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() -> &'static str {

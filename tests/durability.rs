@@ -192,3 +192,33 @@ fn the_schema_is_recorded_and_readable_in_sqlite() {
         .unwrap();
     assert_eq!((from.as_str(), text.as_str()), ("Ada", "hello from the shell"));
 }
+
+#[test]
+fn deleting_chat_db_while_running_starts_over_on_a_fresh_database() {
+    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let old = server.request_chat("Ada");
+    server.send_message(&old, "into the old file");
+    std::fs::remove_file(server.db()).unwrap();
+
+    // Noticed within a couple of seconds: the old chat is gone, a fresh file is in place.
+    server.wait_for("a fresh database", Duration::from_secs(5), || {
+        (server.get(&format!("/api/v2/chats/{old}")).status == 404).then_some(())
+    });
+    assert!(server.db().exists(), "chat.db exists again");
+    assert!(server.log_text().contains("starting over on a fresh database"), "and it is logged");
+    let health = server.get("/__admin/health").json();
+    assert_eq!(health["chats"], json!({"WaitingForAgent": 0, "Chatting": 0, "Idle": 0}));
+
+    // What is written now lands in the file a person can see.
+    let new = server.request_chat("Bob");
+    server.send_message(&new, "into the new file");
+    let conn = rusqlite::Connection::open(server.db()).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM transcript WHERE chat = ?1 AND text = 'into the new file'",
+            [&new],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}

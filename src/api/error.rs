@@ -101,6 +101,11 @@ impl ApiError {
                 log::warn!("database busy: {e}");
                 Self::busy()
             }
+            StoreError::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::INTERNAL,
+                "the emulator's database is being recreated; retry in a moment",
+            ),
             StoreError::Pool(e) => {
                 log::warn!("no database connection free: {e}");
                 Self::busy()

@@ -8,7 +8,9 @@ mod chats;
 mod jobs;
 
 use std::fmt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -32,10 +34,41 @@ pub const MIGRATIONS: &[(&str, &str)] =
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_SIZE: u32 = 16;
 
+/// The database. Cheap to clone (one shared inner). If `chat.db` is deleted or replaced while the
+/// emulator runs, `reopen_if_gone` starts over on a fresh file; every operation holds a read guard
+/// on the pool for its whole duration, so a reopen waits for work in flight and none straddles two
+/// files.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
+    /// None only while a reopen failed; operations then fail until the next try succeeds.
+    pool: RwLock<Option<Pool>>,
+    /// The (device, inode) of the file the pool has open.
+    file: Mutex<Option<(u64, u64)>>,
+}
+
+/// A pooled connection that keeps the pool's read guard until it is dropped.
+pub(crate) struct Conn<'a> {
+    // Declared first: the connection goes back to the pool before the guard is released.
+    conn: r2d2::PooledConnection<SqliteConnectionManager>,
+    _guard: RwLockReadGuard<'a, Option<Pool>>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
 }
 
 /// Why the emulator could not start on its database; each is one line naming the file.
@@ -54,6 +87,8 @@ impl std::error::Error for OpenError {}
 #[derive(Debug)]
 pub enum StoreError {
     ChatNotFound,
+    /// The database could not be reopened after it was deleted; retried every second.
+    Unavailable,
     /// The operation is not in the chat's capabilities (or the agent action not possible now).
     NotAllowed(String),
     Db(rusqlite::Error),
@@ -64,6 +99,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::ChatNotFound => f.write_str("chat not found"),
+            StoreError::Unavailable => f.write_str("the database is unavailable"),
             StoreError::NotAllowed(why) => f.write_str(why),
             StoreError::Db(e) => write!(f, "database error: {e}"),
             StoreError::Pool(e) => write!(f, "database pool error: {e}"),
@@ -97,64 +133,110 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> std::result::Result<Store, OpenError> {
-        let shown = path.display();
-        if path.is_dir() {
-            return Err(OpenError(format!(
-                "cannot use database {shown}: it is a folder; give a file path with --db"
-            )));
-        }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                OpenError(format!(
-                    "cannot create the folder of database {shown}: {e}; pick a writable path with --db"
-                ))
-            })?;
-        }
-        remove_stale_wal(path)?;
-
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        configure(&conn).map_err(|e| open_error(path, e))?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| open_error(path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(OpenError(format!(
-                "cannot use database {shown}: SQLite refused WAL mode (got {mode}); put it on a local disk"
-            )));
-        }
-        migrate(&mut conn).map_err(|e| match e {
-            MigrateError::Newer(found) => OpenError(format!(
-                "cannot use database {shown}: it was written by a newer gws-emulator (schema version {found}, \
-                 this one knows up to {}); upgrade the emulator, or delete the file to start over",
-                MIGRATIONS.len()
-            )),
-            MigrateError::Sql(e) => open_error(path, e),
-        })?;
-        drop(conn);
-
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(flags)
-            .with_init(|c: &mut Connection| configure(c));
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(2))
-            .connection_timeout(Duration::from_secs(30))
-            .build(manager)
-            .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
-        Ok(Store { pool, path: path.to_path_buf() })
+        let pool = open_pool(path)?;
+        let file = file_id(path);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                pool: RwLock::new(Some(pool)),
+                file: Mutex::new(file),
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
+    pub(crate) fn conn(&self) -> Result<Conn<'_>> {
+        let guard = self.inner.pool.read().unwrap_or_else(|p| p.into_inner());
+        let pool = guard.as_ref().ok_or(StoreError::Unavailable)?;
+        let conn = pool.get()?;
+        Ok(Conn { conn, _guard: guard })
     }
+
+    /// Starts over on a fresh database when the file was deleted (or replaced) under us, instead
+    /// of writing into a file nobody can see. Returns whether it did.
+    pub fn reopen_if_gone(&self) -> std::result::Result<bool, OpenError> {
+        let current = file_id(&self.inner.path);
+        let opened = *self.inner.file.lock().unwrap_or_else(|p| p.into_inner());
+        if current.is_some() && current == opened {
+            return Ok(false);
+        }
+        // Waits for every operation in flight; none starts until the new pool is in.
+        let mut slot = self.inner.pool.write().unwrap_or_else(|p| p.into_inner());
+        // Close every connection to the old file first, so its WAL is checkpointed and removed
+        // and can never be paired with the new file.
+        drop(slot.take());
+        if opened.is_some() {
+            log::warn!(
+                "{} was deleted or replaced while running; starting over on a fresh database",
+                self.inner.path.display()
+            );
+        }
+        let pool = open_pool(&self.inner.path)?;
+        *slot = Some(pool);
+        *self.inner.file.lock().unwrap_or_else(|p| p.into_inner()) = file_id(&self.inner.path);
+        Ok(true)
+    }
+}
+
+/// The (device, inode) of a file, to notice when it is deleted or replaced.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Opens the database file, applies the migrations, and builds the connection pool.
+fn open_pool(path: &Path) -> std::result::Result<Pool, OpenError> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(OpenError(format!(
+            "cannot use database {shown}: it is a folder; give a file path with --db"
+        )));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            OpenError(format!(
+                "cannot create the folder of database {shown}: {e}; pick a writable path with --db"
+            ))
+        })?;
+    }
+    remove_stale_wal(path)?;
+
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
+    configure(&conn).map_err(|e| open_error(path, e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(OpenError(format!(
+            "cannot use database {shown}: SQLite refused WAL mode (got {mode}); put it on a local disk"
+        )));
+    }
+    migrate(&mut conn).map_err(|e| match e {
+        MigrateError::Newer(found) => OpenError(format!(
+            "cannot use database {shown}: it was written by a newer gws-emulator (schema version {found}, \
+             this one knows up to {}); upgrade the emulator, or delete the file to start over",
+            MIGRATIONS.len()
+        )),
+        MigrateError::Sql(e) => open_error(path, e),
+    })?;
+    drop(conn);
+
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(flags)
+        .with_init(|c: &mut Connection| configure(c));
+    let pool = r2d2::Pool::builder()
+        .max_size(POOL_SIZE)
+        .min_idle(Some(2))
+        .connection_timeout(Duration::from_secs(30))
+        .build(manager)
+        .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
+    Ok(pool)
 }
 
 /// A crash can leave `chat.db-wal` and `chat.db-shm` behind. If the user deleted `chat.db` to
