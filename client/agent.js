@@ -6,18 +6,16 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
 //   pollIntervalMs  how often the open chat's new messages are fetched (the chat list: 1.5x that)
 
 // GWS Emulator agent console: play the contact centre in `--agent-mode manual`.
-// Plain ES2020, no dependencies. Every text from the server goes in with textContent.
+// Plain ES2020, no third-party code; agent.html loads chat-core.js (the code shared with the
+// customer widget) before this script. Every text from the server goes in with textContent.
 (() => {
   'use strict';
 
-  const TYPING_IDLE_MS = 2000;
-  const BACKOFF_MAX_MS = 10000;
-  const FINAL_POLL_DELAY_MS = 300;
-  const REQUEST_TIMEOUT_MS = 15000;
-  const STATES = ['WaitingForAgent', 'Chatting', 'Idle'];
+  if (!window.GwsChat) throw new Error('agent.js needs chat-core.js, loaded before it');
+  const { STATES, backoff, createClient, createChatView, node, setText, formatTime, agentName } = window.GwsChat;
+
   const STATE_WORDS = { WaitingForAgent: 'Waiting', Chatting: 'Chatting', Idle: 'Ended' };
 
-  const BASE = String(GWS_CONFIG.adminUrl).replace(/\/+$/, '');
   const POLL_MS = Math.max(100, Number(GWS_CONFIG.pollIntervalMs) || 1000);
   const LIST_POLL_MS = Math.max(150, Number(GWS_CONFIG.listPollIntervalMs) || Math.round(POLL_MS * 1.5));
 
@@ -53,187 +51,31 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
   /** The chat open on the right, or null. */
   let cur = null;
 
-  // ---------------------------------------------------------------- API
+  // ---------------------------------------------------------------- API and the open chat's view
 
-  class ApiError extends Error {
-    constructor(message, { status = 0, statusCode = null, network = false } = {}) {
-      super(message);
-      this.status = status;
-      this.statusCode = statusCode;
-      this.network = network;
-    }
-
-    get retryable() {
-      return this.network || this.status >= 500;
-    }
-  }
-
-  async function admin(method, path, body) {
-    const headers = { Accept: 'application/json' };
-    if (GWS_CONFIG.apikey) headers.apikey = GWS_CONFIG.apikey;
-    const init = { method, headers, cache: 'no-store' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-    init.signal = controller.signal;
-    let res;
-    let data = null;
-    try {
-      try {
-        res = await fetch(BASE + path, init);
-      } catch (e) {
-        throw new ApiError('Could not reach the emulator.', { network: true });
-      }
-      try {
-        data = await res.json();
-      } catch (e) {
-        data = null;
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    if (res.ok && data && data.statusCode === 0) return data;
-    if (res.ok && !data) throw new ApiError('The emulator sent an incomplete answer.', { network: true });
-    const message =
-      data && typeof data.statusMessage === 'string' && data.statusMessage
-        ? data.statusMessage
-        : `The emulator answered ${res.status}${res.statusText ? ' ' + res.statusText : ''}.`;
-    throw new ApiError(message, {
-      status: res.status,
-      statusCode: data && typeof data.statusCode === 'number' ? data.statusCode : null,
-    });
-  }
-
+  const admin = createClient({ baseUrl: GWS_CONFIG.adminUrl, apikey: GWS_CONFIG.apikey, serverName: 'emulator' });
   const chatPath = (id) => `/chats/${encodeURIComponent(id)}`;
 
-  // ---------------------------------------------------------------- helpers
-
-  function node(tag, className, text) {
-    const n = document.createElement(tag);
-    if (className) n.className = className;
-    if (text !== undefined && text !== null) n.textContent = String(text);
-    return n;
-  }
-
-  function formatTime(ms, withDate = false) {
-    if (typeof ms !== 'number' || !Number.isFinite(ms)) return null;
-    const d = new Date(ms);
-    const today = new Date().toDateString() === d.toDateString();
-    const text =
-      withDate && !today
-        ? d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-        : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    return { iso: d.toISOString(), text };
-  }
-
-  const isWebUrl = (url) => /^https?:\/\//i.test(url);
-
-  function setText(el, text) {
-    if (el.textContent !== text) el.textContent = text;
-  }
-
-  function showError(message) {
-    ui.error.textContent = message;
-    ui.error.hidden = false;
-  }
-
-  function clearError() {
-    ui.error.hidden = true;
-    ui.error.textContent = '';
-  }
-
-  // ---------------------------------------------------------------- transcript rendering
-
-  /** One transcript line; the agent's own messages are on the right. Null for typing. */
-  function renderMessage(m) {
-    const type = String(m.type || '');
-    if (type === 'TypingStarted' || type === 'TypingStopped') return null;
-    const from = m.from && typeof m.from === 'object' ? m.from : {};
-    const fromType = String(from.type || '');
-    const nick = String(from.nickname || (fromType === 'Agent' ? 'Agent' : fromType === 'Customer' ? 'Customer' : 'System'));
-    const mine = fromType === 'Agent';
-    const side = mine ? 'msg-mine' : 'msg-theirs';
-    const text = m.text === undefined || m.text === null ? '' : String(m.text);
-    const time = formatTime(m.utcTime);
-
-    const li = node('li', 'msg');
-    li.dataset.index = String(m.index);
-    li.dataset.type = type;
-    li.dataset.fromType = fromType;
-
-    const addTime = () => {
-      if (!time) return;
-      const t = node('time', 'msg-time', time.text);
-      t.dateTime = time.iso;
-      li.append(t);
-    };
-
-    switch (type) {
-      case 'Text': {
-        if (fromType === 'External') {
-          li.classList.add('msg-system');
-          li.append(node('p', 'msg-body', text));
-          if (time) li.title = time.text;
-          break;
-        }
-        li.classList.add('msg-text', side);
-        const bubble = node('div', 'bubble');
-        bubble.append(node('span', 'msg-author', nick));
-        bubble.append(node('p', 'msg-body', text));
-        li.append(bubble);
-        addTime();
-        break;
-      }
-      case 'ParticipantJoined':
-      case 'ParticipantLeft': {
-        li.classList.add('msg-event');
-        const verb = type === 'ParticipantJoined' ? 'joined' : 'left';
-        li.append(node('span', 'event', `${nick} ${verb} the chat`));
-        if (time) li.title = time.text;
-        break;
-      }
-      case 'Notice': {
-        li.classList.add('msg-notice');
-        const box = node('div', 'notice');
-        const icon = node('i', 'notice-icon', '!');
-        icon.setAttribute('aria-hidden', 'true');
-        const content = node('div', 'notice-content');
-        content.append(node('span', 'notice-label', `Notice from ${nick}`));
-        content.append(node('p', 'msg-body', text));
-        box.append(icon, content);
-        li.append(box);
-        addTime();
-        break;
-      }
-      case 'PushUrl': {
-        li.classList.add('msg-url', side);
-        const url = m.url === undefined || m.url === null ? '' : String(m.url);
-        const bubble = node('div', 'bubble link-card');
-        bubble.append(node('span', 'link-label', `${nick} pushed a link`));
-        if (isWebUrl(url)) {
-          const a = node('a', null, url);
-          a.href = url;
-          a.target = '_blank';
-          a.rel = 'noopener noreferrer';
-          bubble.append(a);
-        } else {
-          bubble.append(node('span', 'link-plain', url));
-        }
-        li.append(bubble);
-        addTime();
-        break;
-      }
-      default: {
-        li.classList.add('msg-event');
-        li.append(node('span', 'event', text ? `${nick} (${type}): ${text}` : `${nick}: ${type}`));
-        break;
-      }
-    }
-    return li;
-  }
+  const view = createChatView({
+    request: admin,
+    chatPath,
+    operationPath: (id) => `${chatPath(id)}/agent`,
+    pollMs: POLL_MS,
+    ui,
+    current: () => cur,
+    render: { ownType: 'Agent', linkLabel: (nick) => `${nick} pushed a link` },
+    // Only the customer's typing is shown.
+    typerName: (fromType, nick) => (fromType === 'Customer' ? nick || 'The customer' : null),
+    typingStarted: { action: 'typingStarted' },
+    typingStopped: { action: 'typingStopped' },
+    canType: (c) => c.agents.size > 0, // only once the agent is in the chat
+    renderState,
+    updateControls,
+    onIdle: (c) => c.agents.clear(),
+    applyDetail: (c, chat) => applyDetail(c, chat, false),
+    onGone: () => refreshListSoon(),
+  });
+  const { showError, clearError, stopPolling, stopTyping, pollSoon } = view;
 
   // ---------------------------------------------------------------- chat list
 
@@ -264,6 +106,12 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     return item;
   }
 
+  /** Marks the list item of the open chat as the current one. */
+  function markItem(item, id) {
+    if (cur && cur.id === id) item.button.setAttribute('aria-current', 'true');
+    else item.button.removeAttribute('aria-current');
+  }
+
   function updateItem(item, s) {
     const state = String(s.state || '');
     item.button.dataset.state = state;
@@ -280,8 +128,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
       setText(item.time, t.text);
       item.time.dateTime = t.iso;
     }
-    if (cur && cur.id === s.id) item.button.setAttribute('aria-current', 'true');
-    else item.button.removeAttribute('aria-current');
+    markItem(item, s.id);
   }
 
   function renderList(chats) {
@@ -336,7 +183,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
       }
     } catch (err) {
       list.failures += 1;
-      delay = Math.min(1000 * 2 ** (list.failures - 1), BACKOFF_MAX_MS);
+      delay = backoff(list.failures);
       setText(ui.listStatus, err.retryable ? 'Connection lost. Reconnecting…' : err.message);
     } finally {
       list.inFlight = false;
@@ -346,11 +193,6 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
   }
 
   // ---------------------------------------------------------------- the open chat
-
-  function agentName(c) {
-    const names = [...c.agents.values()];
-    return names.length ? names[names.length - 1] : null;
-  }
 
   function renderState(c) {
     const s = c.state;
@@ -377,216 +219,17 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     ui.complete.disabled = !open || busy;
   }
 
-  function setState(c, state) {
-    if (!STATES.includes(state)) return;
-    if (c.state === 'Idle' && state !== 'Idle') return; // Idle is final
-    c.state = state;
-    if (state === 'Idle') {
-      c.agents.clear();
-      c.typingBy.clear();
-      stopTyping(c, false);
-      updateTyping(c);
-    }
-    renderState(c);
-    updateControls(c);
-  }
-
+  /** Applies the chat's detail from the admin API (withMessages: render its transcript too). */
   function applyDetail(c, chat, withMessages) {
     if (!chat || typeof chat !== 'object') return;
     setText(ui.nickname, String(chat.nickname || ''));
     setText(ui.subject, String(chat.subject || ''));
-    if (withMessages) processMessages(c, chat.messages);
-    const participants = Array.isArray(chat.participants) ? chat.participants : [];
-    c.agents = new Map(
-      participants
-        .filter((p) => p && p.type === 'Agent' && (p.left === null || p.left === undefined))
-        .map((p) => [String(p.participantId), String(p.nickname || 'Agent')]),
-    );
-    setState(c, chat.state);
-    renderState(c);
+    if (withMessages) view.processMessages(c, chat.messages);
+    view.applyChat(c, chat);
     updateControls(c);
-  }
-
-  function updateTyping(c) {
-    const names = c ? [...new Set(c.typingBy.values())] : [];
-    if (!names.length) {
-      ui.typing.hidden = true;
-      ui.typing.textContent = '';
-      return;
-    }
-    ui.typing.textContent = '';
-    const dots = node('span', 'dots');
-    dots.setAttribute('aria-hidden', 'true');
-    dots.append(node('i'), node('i'), node('i'));
-    ui.typing.append(dots, document.createTextNode(`${names.join(' and ')} ${names.length > 1 ? 'are' : 'is'} typing…`));
-    ui.typing.hidden = false;
-  }
-
-  /** Applies one new message; true for a join or leave (worth re-reading the chat). */
-  function applyMessage(c, m) {
-    const from = m.from && typeof m.from === 'object' ? m.from : {};
-    const fromType = String(from.type || '');
-    const pid = String(from.participantId);
-    const nick = String(from.nickname || '');
-    let membership = false;
-    switch (m.type) {
-      case 'TypingStarted':
-        if (fromType === 'Customer') c.typingBy.set(pid, nick || 'The customer');
-        break;
-      case 'TypingStopped':
-      case 'Text':
-        c.typingBy.delete(pid);
-        break;
-      case 'ParticipantJoined':
-        membership = true;
-        if (fromType === 'Agent') {
-          c.agents.delete('?'); // the join this console just made, now confirmed
-          c.agents.set(pid, nick || 'Agent');
-          setState(c, 'Chatting');
-        }
-        break;
-      case 'ParticipantLeft':
-        membership = true;
-        c.typingBy.delete(pid);
-        if (fromType === 'Agent') {
-          c.agents.delete(pid);
-          if (c.agents.size === 0) setState(c, 'WaitingForAgent');
-        } else if (fromType === 'Customer') {
-          setState(c, 'Idle');
-        }
-        break;
-      default:
-        break;
-    }
-    const li = renderMessage(m);
-    if (li) ui.transcript.append(li);
-    return membership;
-  }
-
-  function processMessages(c, messages) {
-    const fresh = (Array.isArray(messages) ? messages : [])
-      .filter((m) => m && Number.isInteger(m.index) && m.index > c.lastIndex)
-      .sort((a, b) => a.index - b.index);
-    if (!fresh.length) return false;
-    const t = ui.transcript;
-    const stick = t.scrollHeight - t.scrollTop - t.clientHeight < 80;
-    let membership = false;
-    let mine = false;
-    for (const m of fresh) {
-      if (m.index <= c.lastIndex) continue;
-      c.lastIndex = m.index;
-      if (applyMessage(c, m)) membership = true;
-      if (m.from && m.from.type === 'Agent' && m.type !== 'TypingStarted' && m.type !== 'TypingStopped') mine = true;
-    }
-    renderState(c);
-    updateTyping(c);
-    updateControls(c);
-    if (stick || mine) t.scrollTop = t.scrollHeight;
-    return membership;
-  }
-
-  // ---------------------------------------------------------------- polling the open chat
-
-  function schedulePoll(c, delay) {
-    if (c !== cur || c.stopped) return;
-    clearTimeout(c.pollTimer);
-    c.pollTimer = setTimeout(() => poll(c), delay);
-  }
-
-  function pollSoon(c) {
-    if (!c || c !== cur || c.stopped) return;
-    if (c.inFlight) c.pollAgain = true;
-    else schedulePoll(c, 0);
-  }
-
-  function stopPolling(c) {
-    c.stopped = true;
-    clearTimeout(c.pollTimer);
-    c.pollTimer = null;
-  }
-
-  async function poll(c) {
-    c.pollTimer = null;
-    if (c !== cur || c.stopped || c.inFlight) return;
-    c.inFlight = true;
-    c.pollAgain = false;
-    const wasIdle = c.state === 'Idle';
-    // Right after the chat was loaded from its detail, ask again for the last message seen: that
-    // moves the agent's read cursor (so the unread badge drops) and renders nothing twice.
-    const index = c.primeCursor ? Math.max(c.lastIndex, 1) : c.lastIndex + 1;
-    let delay = POLL_MS;
-    let ok = false;
-    try {
-      const data = await admin('GET', `${chatPath(c.id)}/messages?index=${index}`);
-      if (c !== cur) return;
-      c.primeCursor = false;
-      if (processMessages(c, data.messages)) c.needDetail = true;
-      if (c.needDetail) {
-        const detail = await admin('GET', chatPath(c.id));
-        if (c !== cur) return;
-        applyDetail(c, detail.chat, false);
-        c.needDetail = false;
-      }
-      ok = true;
-      c.failures = 0;
-      ui.connection.hidden = true;
-    } catch (err) {
-      if (c !== cur) return;
-      if (err.status === 404) {
-        ui.connection.hidden = true;
-        showError(err.message);
-        setState(c, 'Idle');
-        stopPolling(c);
-        refreshListSoon();
-        return;
-      }
-      c.failures += 1;
-      delay = Math.min(1000 * 2 ** (c.failures - 1), BACKOFF_MAX_MS);
-      if (err.retryable) ui.connection.hidden = false;
-      else showError(err.message);
-    } finally {
-      c.inFlight = false;
-    }
-    if (c !== cur || c.stopped) return;
-    if (c.state === 'Idle') {
-      if (ok && wasIdle) {
-        stopPolling(c);
-        return;
-      }
-      if (ok) delay = FINAL_POLL_DELAY_MS;
-    } else if (ok && c.pollAgain) {
-      delay = 0;
-    }
-    schedulePoll(c, delay);
   }
 
   // ---------------------------------------------------------------- agent actions
-
-  /** POSTs an agent action; one chat's actions go out in order. */
-  function act(c, body) {
-    const p = c.queue.then(() => admin('POST', `${chatPath(c.id)}/agent`, body));
-    c.queue = p.catch(() => {});
-    return p;
-  }
-
-  function stopTyping(c, notify = true) {
-    clearTimeout(c.typingTimer);
-    c.typingTimer = null;
-    if (!c.typing) return;
-    c.typing = false;
-    if (notify) act(c, { action: 'typingStopped' }).catch(() => {});
-  }
-
-  function onKeystroke() {
-    const c = cur;
-    if (!c || c.state === 'Idle' || c.agents.size === 0) return;
-    if (!c.typing) {
-      c.typing = true;
-      act(c, { action: 'typingStarted' }).catch(() => {});
-    }
-    clearTimeout(c.typingTimer);
-    c.typingTimer = setTimeout(() => stopTyping(c), TYPING_IDLE_MS);
-  }
 
   /** Runs an action for the open chat, showing the API's statusMessage when it is refused. */
   async function run(body, { lock = false, onSuccess } = {}) {
@@ -598,7 +241,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     }
     let ok = false;
     try {
-      await act(c, body);
+      await view.operate(c, body);
       ok = true;
       if (c === cur) {
         clearError();
@@ -607,7 +250,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     } catch (err) {
       if (c === cur) {
         showError(err.message);
-        if (err.statusCode === 2) c.needDetail = true;
+        if (err.statusCode === 2) c.needRefresh = true;
       }
     } finally {
       if (lock) c.busy = false;
@@ -628,8 +271,8 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
         lock: true,
         onSuccess: (c) => {
           if (c.agents.size === 0) c.agents.set('?', nickname);
-          setState(c, 'Chatting');
-          c.needDetail = true;
+          view.setState(c, 'Chatting');
+          c.needRefresh = true;
           updateControls(c);
           ui.message.focus();
         },
@@ -646,8 +289,8 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
         lock: true,
         onSuccess: (c2) => {
           c2.agents.clear();
-          setState(c2, 'WaitingForAgent');
-          c2.needDetail = true;
+          view.setState(c2, 'WaitingForAgent');
+          c2.needRefresh = true;
         },
       },
     );
@@ -656,7 +299,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
   function complete() {
     const c = cur;
     if (c) stopTyping(c, false);
-    return run({ action: 'complete' }, { lock: true, onSuccess: (c2) => setState(c2, 'Idle') });
+    return run({ action: 'complete' }, { lock: true, onSuccess: (c2) => view.setState(c2, 'Idle') });
   }
 
   async function sendMessage(event) {
@@ -699,45 +342,21 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
 
   // ---------------------------------------------------------------- opening a chat
 
-  function markCurrent() {
-    for (const [id, item] of items) {
-      if (cur && cur.id === id) item.button.setAttribute('aria-current', 'true');
-      else item.button.removeAttribute('aria-current');
-    }
-  }
-
   async function openChat(id) {
     if (cur) {
       stopPolling(cur);
       stopTyping(cur);
     }
-    const c = {
-      id,
-      state: null,
-      agents: new Map(),
-      typingBy: new Map(),
-      lastIndex: 0,
-      primeCursor: true,
-      needDetail: false,
-      pollTimer: null,
-      inFlight: false,
-      pollAgain: false,
-      stopped: false,
-      failures: 0,
-      queue: Promise.resolve(),
-      typing: false,
-      typingTimer: null,
-      busy: false,
-    };
+    // primeCursor: right after the chat was loaded from its detail, the first poll asks again for
+    // the last message seen: that moves the agent's read cursor (so the unread badge drops).
+    const c = view.newChat(id, { primeCursor: true, busy: false });
     cur = c;
-    markCurrent();
+    for (const [itemId, item] of items) markItem(item, itemId);
     ui.placeholder.hidden = true;
     ui.pane.hidden = false;
-    ui.transcript.textContent = '';
-    ui.connection.hidden = true;
+    view.reset();
     ui.message.value = '';
     clearError();
-    updateTyping(c);
     const s = summaries.get(id);
     setText(ui.nickname, s ? String(s.nickname || '') : '');
     setText(ui.subject, s ? String(s.subject || '') : '');
@@ -753,18 +372,14 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     } catch (err) {
       if (c !== cur) return;
       if (err.status === 404) {
-        showError(err.message);
-        setState(c, 'Idle');
-        stopPolling(c);
-        refreshListSoon();
+        view.gone(c, err);
         return;
       }
       // Unreachable for now: the poll loop loads the transcript and re-reads the chat.
-      c.needDetail = true;
-      if (err.retryable) ui.connection.hidden = false;
-      else showError(err.message);
+      c.needRefresh = true;
+      view.reportError(err);
     }
-    schedulePoll(c, 0);
+    view.schedulePoll(c, 0);
   }
 
   // ---------------------------------------------------------------- wiring
@@ -787,7 +402,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
   ui.leave.addEventListener('click', leave);
   ui.complete.addEventListener('click', complete);
   ui.compose.addEventListener('submit', sendMessage);
-  ui.message.addEventListener('input', onKeystroke);
+  ui.message.addEventListener('input', view.onKeystroke);
   ui.pushForm.addEventListener('submit', pushUrl);
   ui.noticeForm.addEventListener('submit', postNotice);
 
