@@ -9,6 +9,10 @@ use std::sync::Mutex;
 
 use env_logger::{Env, Target};
 
+/// actix-http reports a client's malformed bytes as "stream error" at ERROR level: those are
+/// answered 400 and are not the emulator's errors, so its lines are off unless RUST_LOG says so.
+pub const DEFAULT_FILTER: &str = "info,actix_server=warn,actix_http=off";
+
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 pub const KEEP_FILES: usize = 3;
 
@@ -95,7 +99,7 @@ pub fn init(log_dir: &Path) -> Result<(), String> {
     let file = RotatingFile::open(path.clone(), MAX_FILE_BYTES, KEEP_FILES).map_err(|e| {
         format!("cannot write the log file {}: {e}; pick another with --log-dir", path.display())
     })?;
-    env_logger::Builder::from_env(Env::default().default_filter_or("info,actix_server=warn"))
+    env_logger::Builder::from_env(Env::default().default_filter_or(DEFAULT_FILTER))
         .target(Target::Pipe(Box::new(Tee { file: Mutex::new(file) })))
         .format(|buf, record| {
             writeln!(buf, "{} {:<5} {}", buf.timestamp_millis(), record.level(), record.args())

@@ -92,6 +92,9 @@ impl Application {
                 )
                 .default_service(web::to(api::not_found))
         })
+        .on_connect(|_, data| {
+            data.insert(api::ClosingConnection::default());
+        })
         .workers(workers)
         .max_connections(config.max_connections.div_ceil(workers))
         .backlog(2048)

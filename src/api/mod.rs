@@ -128,12 +128,21 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// A chat id from the path: a UUID (any case), normalized to the stored lowercase form.
+/// A chat id from the path: a UUID in its hyphenated form (any case), normalized to the stored
+/// lowercase form. Other spellings (`{…}`, `urn:uuid:…`, no hyphens) are unknown chats.
 pub fn chat_id(raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(raw)
+    if raw.len() != 36 {
+        return Err(ApiError::chat_not_found(raw));
+    }
+    uuid::Uuid::try_parse(raw)
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| ApiError::chat_not_found(raw))
 }
+
+/// Per-connection state: set once a request asked for `Connection: close`. RFC 9112 §9.6: the
+/// server must not process any further request received on that connection (a pipelined one).
+#[derive(Default)]
+pub struct ClosingConnection(std::cell::Cell<bool>);
 
 /// The value of `index` in the query string: absent, or a whole number >= 0 (400/2 otherwise).
 pub fn index_param(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
@@ -223,6 +232,20 @@ pub async fn cors_and_key(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(closing) = req.conn_data::<ClosingConnection>() {
+        if closing.0.get() {
+            let refused = ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                error::code::INVALID_PARAMETER,
+                "a request after Connection: close on the same connection is not processed",
+            );
+            let res = respond(req.method().as_str(), None, Err(refused));
+            return Ok(req.into_response(res).map_into_boxed_body());
+        }
+        if req.head().connection_type() == actix_web::http::ConnectionType::Close {
+            closing.0.set(true);
+        }
+    }
     let mut res = if req.method() == Method::OPTIONS {
         let mut res = HttpResponse::NoContent();
         res.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE, OPTIONS"))
