@@ -184,3 +184,22 @@ fn concurrent_chats_do_not_disturb_each_other() {
         );
     }
 }
+
+#[test]
+fn a_long_transcript_comes_in_pages_by_cursor_or_by_index() {
+    let server =
+        Server::builder().arg("--agent-mode", "manual").arg("--transcript-page", "5").start();
+    let id = server.request_chat("Ada");
+    for i in 0..10 {
+        server.send_message(&id, &format!("m{i}"));
+    }
+    // 12 messages; each poll returns at most 5 and moves the cursor past them.
+    assert_eq!(indexes(&server.poll(&id)), [1, 2, 3, 4, 5]);
+    assert_eq!(indexes(&server.poll(&id)), [6, 7, 8, 9, 10]);
+    assert_eq!(indexes(&server.poll(&id)), [11, 12]);
+    assert_eq!(server.poll(&id), Vec::<Value>::new());
+    // Paging by index: ask from the last index received + 1.
+    assert_eq!(indexes(&server.transcript_from(&id, 0)), [1, 2, 3, 4, 5]);
+    assert_eq!(indexes(&server.transcript_from(&id, 6)), [6, 7, 8, 9, 10]);
+    assert_eq!(indexes(&server.transcript_from(&id, 11)), [11, 12]);
+}

@@ -397,3 +397,52 @@ fn ten_thousand_open_chats_do_not_delay_the_scheduler() {
     assert_eq!(health["chats"]["Chatting"], 20, "{health}");
     assert_clean_logs(&server);
 }
+
+/// With more requests waiting for the database than `--max-pending`, the emulator answers 503
+/// with a GWS body at once instead of queueing without bound. The test itself holds SQLite's
+/// write lock, so the first request waits inside the emulator and the others find the queue full.
+#[test]
+fn a_full_database_queue_answers_503_instead_of_falling_over() {
+    let server =
+        Arc::new(Server::builder().arg("--agent-mode", "manual").arg("--max-pending", "1").start());
+    let id = server.request_chat("Ada");
+    let conn = rusqlite::Connection::open(server.db()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    // The first writer must get the one place in the queue and wait for our lock. A probe that
+    // holds the place at the moment the writer arrives gets the writer refused instead: then the
+    // scene is not set, and it is tried again (nothing is written either way while we hold the lock).
+    let mut scene = None;
+    for attempt in 0..20 {
+        let text = format!("attempt {attempt} waits for the lock");
+        let first = {
+            let (server, id, text) = (server.clone(), id.clone(), text.clone());
+            std::thread::spawn(move || server.send_message(&id, &text))
+        };
+        // Probe with GetChat: a read, which WAL lets through despite our lock, so a probe never
+        // waits itself. It is refused once the first writer holds the place in the queue.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut probe = None;
+        while probe.is_none() && Instant::now() < deadline && !first.is_finished() {
+            let res = server.get(&format!("/api/v2/chats/{id}"));
+            probe = (res.status == 503).then_some(res);
+        }
+        match probe {
+            Some(refused) => {
+                scene = Some((first, text, refused));
+                break;
+            }
+            None => first.join().unwrap().assert_error(503, 4),
+        }
+    }
+    let (first, text, refused) = scene.expect("a writer waiting inside the emulator");
+    refused.assert_error(503, 4);
+    assert!(refused.json()["statusMessage"].as_str().unwrap().contains("busy"));
+    server.send_message(&id, "finds the queue full").assert_error(503, 4);
+
+    conn.execute_batch("COMMIT").unwrap();
+    let res = first.join().unwrap();
+    assert_eq!(res.status, 200, "the waiting request completes: {}", res.text());
+    let texts = common::texts(&server.transcript_from(&id, 0), "Text");
+    assert_eq!(texts, [text], "refused requests changed nothing");
+}
