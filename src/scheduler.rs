@@ -58,16 +58,17 @@ pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration, stop: StopFlag) {
     });
 }
 
-/// Runs every job due now (up to one batch); returns how many ran.
-pub fn run_due(store: &Store, sim: &Sim, stop: &StopFlag) -> crate::store::Result<usize> {
+/// Runs every job due now (up to one batch), all queued to the writer together so they share its
+/// transactions; returns how many ran.
+pub fn run_due(store: &Store, sim: &Arc<Sim>, stop: &StopFlag) -> crate::store::Result<usize> {
     let now = now_ms();
     let due = store.due_jobs(now, BATCH)?;
+    if due.is_empty() || stop.is_stopped() {
+        return Ok(0);
+    }
     let mut ran = 0;
-    for id in &due {
-        if stop.is_stopped() {
-            break;
-        }
-        match store.run_job(*id, now, sim) {
+    for (id, result) in due.iter().zip(store.run_jobs(&due, now, sim)) {
+        match result {
             Ok(()) => ran += 1,
             Err(e) => log::error!("scheduler: job {id} failed, will retry: {e}"),
         }

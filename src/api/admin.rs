@@ -8,7 +8,9 @@ use serde_json::json;
 use super::body::{json_object, Fields};
 use super::customer::transcript;
 use super::error::ApiError;
-use super::{blocking, chat_id, ok, query_map, respond, State, ACK, MAX_NICKNAME, MAX_URL};
+use super::{
+    blocking, chat_id, ok, query_map, respond, writing, State, ACK, MAX_NICKNAME, MAX_URL,
+};
 use crate::domain::{AgentMode, State as ChatState};
 use crate::store::{AgentAction, ChatDetail, ChatSummary, Reader};
 
@@ -80,8 +82,7 @@ pub async fn list_chats(state: State, req: HttpRequest) -> HttpResponse {
 /// `DELETE /__admin/chats`: reset while running.
 pub async fn delete_all_chats(state: State) -> HttpResponse {
     let result = async {
-        let st = state.clone();
-        let deleted = blocking(&state, "", move || st.store.delete_all_chats()).await?;
+        let deleted = writing(&state, "", state.store.delete_all_chats()).await?;
         log::warn!("reset: deleted {deleted} chats");
         ok(&json!({ "deleted": deleted, "statusCode": 0 }))
     }
@@ -151,9 +152,8 @@ pub async fn agent_action(
             }
         };
         op = format!("agent.{}", action.name());
-        let st = state.clone();
-        let id2 = id.clone();
-        blocking(&state, &id, move || st.store.agent_action(&id2, &action, &st.sim)).await?;
+        let write = state.store.agent_action(id.clone(), action, state.sim.clone());
+        writing(&state, &id, write).await?;
         ok(&ACK)
     }
     .await;

@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::body::{json_object, Fields};
 use super::error::ApiError;
 use super::{
-    blocking, chat_id, index_param, ok, respond, State, ACK, MAX_NICKNAME, MAX_SUBJECT, MAX_URL,
+    blocking, chat_id, index_param, ok, respond, writing, State, ACK, MAX_NICKNAME, MAX_SUBJECT,
+    MAX_URL,
 };
 use crate::domain::Operation;
 use crate::store::{ChatView, CustomerAction, MessageView, NewChat, Reader};
@@ -56,8 +57,7 @@ pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
             user_data: f.optional_object("userData")?,
             endpoint: f.optional_text("endpoint", MAX_URL)?,
         };
-        let st = state.clone();
-        let id = blocking(&state, "", move || st.store.request_chat(&new, &st.sim)).await?;
+        let id = writing(&state, "", state.store.request_chat(new, state.sim.clone())).await?;
         new_id = Some(id.clone());
         ok(&RequestChatAnswer { path: format!("/api/v2/chats/{id}"), id, status_code: 0 })
     }
@@ -93,9 +93,8 @@ pub async fn chat_operation(
             None => return Err(unknown_operation(&name)),
         };
         op_name = action.operation().as_str();
-        let st = state.clone();
-        let id2 = id.clone();
-        blocking(&state, &id, move || st.store.customer_action(&id2, &action, &st.sim)).await?;
+        let write = state.store.customer_action(id.clone(), action, state.sim.clone());
+        writing(&state, &id, write).await?;
         ok(&ACK)
     }
     .await;
@@ -128,6 +127,7 @@ pub async fn get_transcript(
 }
 
 /// A transcript read for `reader`, shared by the customer API and the admin agent view.
+/// The reads run on the blocking pool; only moving a cursor goes through the writer.
 pub async fn transcript(
     state: &State,
     raw: &str,
@@ -136,11 +136,28 @@ pub async fn transcript(
 ) -> Result<HttpResponse, ApiError> {
     let id = chat_id(raw)?;
     let from = index_param(req)?;
+    let page = state.limits.transcript_page;
     let st = state.clone();
     let id2 = id.clone();
-    let page = state.limits.transcript_page;
-    let messages =
-        blocking(state, &id, move || st.store.read_transcript(&id2, reader, from, page)).await?;
+    let messages = match from {
+        None => {
+            let unread = blocking(state, &id, move || st.store.has_unread(&id2, reader)).await?;
+            if unread {
+                writing(state, &id, state.store.take_unread(id.clone(), reader, page)).await?
+            } else {
+                Vec::new()
+            }
+        }
+        Some(n) => {
+            let (messages, behind) =
+                blocking(state, &id, move || st.store.messages_from(&id2, reader, n, page)).await?;
+            if let (true, Some(last)) = (behind, messages.last()) {
+                writing(state, &id, state.store.advance_cursor(id.clone(), reader, last.index))
+                    .await?;
+            }
+            messages
+        }
+    };
     ok(&TranscriptAnswer { messages, status_code: 0 })
 }
 

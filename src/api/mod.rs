@@ -97,19 +97,15 @@ pub struct Ack {
 
 pub const ACK: Ack = Ack { status_code: 0 };
 
-/// Runs store work on the blocking thread pool, mapping its errors to GWS errors. When more than
-/// `--max-pending` requests already wait for the database, answers 503 at once instead of queueing.
+/// Runs store reads on the blocking thread pool, mapping their errors to GWS errors. When more
+/// than `--max-pending` requests already wait for the database, answers 503 at once instead of
+/// queueing.
 pub async fn blocking<T, F>(state: &State, chat_id: &str, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> store::Result<T> + Send + 'static,
 {
-    let waiting = state.pending.fetch_add(1, Ordering::SeqCst);
-    let _done = PendingGuard(&state.pending);
-    if waiting >= state.limits.max_pending {
-        log::warn!("{waiting} requests already wait for the database; answering 503");
-        return Err(ApiError::busy());
-    }
+    let _queued = enter_queue(state)?;
     match web::block(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError::from_store(e, chat_id)),
@@ -118,6 +114,28 @@ where
             Err(ApiError::internal("the emulator failed while handling this request"))
         }
     }
+}
+
+/// Awaits a store write (run by the store's writer thread), with the same queue limit and error
+/// mapping as `blocking`.
+pub async fn writing<T>(
+    state: &State,
+    chat_id: &str,
+    write: impl std::future::Future<Output = store::Result<T>>,
+) -> Result<T, ApiError> {
+    let _queued = enter_queue(state)?;
+    write.await.map_err(|e| ApiError::from_store(e, chat_id))
+}
+
+/// Counts a request as waiting for the database until the guard drops; 503 past the limit.
+fn enter_queue(state: &State) -> Result<PendingGuard<'_>, ApiError> {
+    let waiting = state.pending.fetch_add(1, Ordering::SeqCst);
+    let guard = PendingGuard(&state.pending);
+    if waiting >= state.limits.max_pending {
+        log::warn!("{waiting} requests already wait for the database; answering 503");
+        return Err(ApiError::busy());
+    }
+    Ok(guard)
 }
 
 struct PendingGuard<'a>(&'a AtomicUsize);

@@ -1096,7 +1096,7 @@ impl Bench {
         let cached = self.cached_db(DbKind::Tick)?;
         let db = self.copy_db(&cached, "scheduler-tick")?;
         let store = Store::open(&db).map_err(|e| e.0)?;
-        let sim = Sim::from_config(&Config::default());
+        let sim = std::sync::Arc::new(Sim::from_config(&Config::default()));
         let stop = StopFlag::default();
         let mut stats = Stats::default();
         let mut ran_jobs = 0;

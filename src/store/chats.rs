@@ -1,7 +1,9 @@
 //! Chat operations: each runs in one transaction that validates against the chat's current
 //! state, appends messages, and schedules the contact centre's follow-up work.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::{now_ms, state_from_db, Result, Store, StoreError};
@@ -395,88 +397,6 @@ fn move_cursor(conn: &Connection, chat: i64, reader: Reader, to: i64) -> Result<
 }
 
 impl Store {
-    /// RequestChat: the customer and the system participant join; the contact centre's work
-    /// (agent join, system messages, inactivity check) is scheduled. Returns the new chat's id.
-    pub fn request_chat(&self, new: &NewChat, sim: &Sim) -> Result<String> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        let id = sim.new_chat_id();
-        let chat: i64 = tx
-            .prepare_cached(
-                "INSERT INTO chats (id, nickname, subject, user_data, endpoint, state, created_at,
-                                    last_customer_activity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6) RETURNING rowid",
-            )?
-            .query_row(
-                params![id, new.nickname, new.subject, new.user_data, new.endpoint, now],
-                |r| r.get(0),
-            )?;
-        let customer = add_participant(&tx, chat, &new.nickname, ParticipantType::Customer, now)?;
-        let system = add_participant(&tx, chat, SYSTEM_NICKNAME, ParticipantType::External, now)?;
-        debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));
-        append_event(&tx, chat, MessageType::ParticipantJoined, customer, now)?;
-        append_event(&tx, chat, MessageType::ParticipantJoined, system, now)?;
-        for reader in [Reader::Customer, Reader::Agent] {
-            move_cursor(&tx, chat, reader, 0)?;
-        }
-        if sim.is_bot() {
-            insert_job(&tx, chat, "agent_join", Some(now + sim.join_delay_ms()), None)?;
-        }
-        if let Some(every) = sim.system_message_interval {
-            insert_job(&tx, chat, "system_message", Some(now + ms(every)), None)?;
-        }
-        if let Some(timeout) = sim.idle_timeout {
-            insert_job(&tx, chat, "idle_timeout", Some(now + ms(timeout)), None)?;
-        }
-        tx.commit()?;
-        Ok(id)
-    }
-
-    /// SendMessage, SendStartTypingNotification, SendStopTypingNotification, Complete.
-    pub fn customer_action(&self, chat_id: &str, action: &CustomerAction, sim: &Sim) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chat = find_chat(&tx, chat_id)?;
-        let op = action.operation();
-        if !chat.state.allows(op) {
-            return Err(StoreError::NotAllowed(format!(
-                "{} is not possible in state {}: the chat has ended; request a new chat",
-                op.as_str(),
-                chat.state.as_str()
-            )));
-        }
-        let now = now_ms();
-        let c = chat.rowid;
-        match action {
-            CustomerAction::SendMessage(text) => {
-                let index = append(&tx, c, MessageType::Text, CUSTOMER_ID, Some(text), None, now)?;
-                if sim.is_bot() {
-                    if present_agent(&tx, c)?.is_some() {
-                        schedule_reply(&tx, c, index, now, sim)?;
-                    } else {
-                        insert_job(&tx, c, "bot_reply", None, Some(index))?;
-                    }
-                }
-            }
-            CustomerAction::StartTyping => {
-                append_event(&tx, c, MessageType::TypingStarted, CUSTOMER_ID, now)?;
-            }
-            CustomerAction::StopTyping => {
-                append_event(&tx, c, MessageType::TypingStopped, CUSTOMER_ID, now)?;
-            }
-            CustomerAction::Complete => {
-                append_event(&tx, c, MessageType::ParticipantLeft, CUSTOMER_ID, now)?;
-                mark_left(&tx, c, CUSTOMER_ID, now)?;
-                end_chat(&tx, c, now)?;
-            }
-        }
-        tx.prepare_cached("UPDATE chats SET last_customer_activity = ?2 WHERE rowid = ?1")?
-            .execute(params![c, now])?;
-        tx.commit()?;
-        Ok(())
-    }
-
     /// GetChat: state, capabilities, and the participants currently in the chat.
     pub fn get_chat(&self, chat_id: &str) -> Result<ChatView> {
         let mut conn = self.conn()?;
@@ -501,121 +421,6 @@ impl Store {
             participants,
             state: chat.state.as_str(),
         })
-    }
-
-    /// GetTranscript. Without `from`: the messages `reader` has not received yet, moving its
-    /// cursor past them atomically. With `from = N`: every message with index >= max(N, 1),
-    /// moving the cursor forward to the last one (never backwards). At most `page` messages are
-    /// returned; the next call (or `from` = last index + 1) gets the rest.
-    pub fn read_transcript(
-        &self,
-        chat_id: &str,
-        reader: Reader,
-        from: Option<i64>,
-        page: i64,
-    ) -> Result<Vec<MessageView>> {
-        let mut conn = self.conn()?;
-        if from.is_none() {
-            // The common poll finds nothing new: answer it without taking the write lock.
-            let seen: Option<(i64, i64)> = conn
-                .prepare_cached(
-                    "SELECT c.last_index, coalesce(r.last_read_index, 0) FROM chats c
-                     LEFT JOIN read_cursors r ON r.chat_rowid = c.rowid AND r.reader = ?2
-                     WHERE c.id = ?1",
-                )?
-                .query_row(params![chat_id, reader.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match seen {
-                None => return Err(StoreError::ChatNotFound),
-                Some((last, read)) if read >= last => return Ok(Vec::new()),
-                Some(_) => {}
-            }
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chat = find_chat(&tx, chat_id)?;
-        let after = match from {
-            Some(n) => n.max(1) - 1,
-            None => tx
-                .prepare_cached(
-                    "SELECT last_read_index FROM read_cursors WHERE chat_rowid = ?1 AND reader = ?2",
-                )?
-                .query_row(params![chat.rowid, reader.as_str()], |r| r.get(0))
-                .optional()?
-                .unwrap_or(0),
-        };
-        let messages = read_messages(&tx, chat.rowid, after, page)?;
-        if let Some(last) = messages.last() {
-            move_cursor(&tx, chat.rowid, reader, last.index)?;
-        }
-        tx.commit()?;
-        Ok(messages)
-    }
-
-    /// Acts as the agent (admin API), with the same capability rules as the customer API.
-    pub fn agent_action(&self, chat_id: &str, action: &AgentAction, sim: &Sim) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let chat = find_chat(&tx, chat_id)?;
-        let name = action.name();
-        if chat.state == State::Idle {
-            return Err(StoreError::NotAllowed(format!(
-                "agent action {name} is not possible: the chat is Idle (it has ended)"
-            )));
-        }
-        let c = chat.rowid;
-        let now = now_ms();
-        let agent = present_agent(&tx, c)?;
-        let need_agent = || {
-            agent.ok_or_else(|| {
-                StoreError::NotAllowed(format!(
-                    "agent action {name} needs an agent in the chat; join first (action \"join\")"
-                ))
-            })
-        };
-        match action {
-            AgentAction::Join { nickname } => {
-                if agent.is_some() {
-                    return Err(StoreError::NotAllowed(
-                        "an agent is already in this chat; leave first to join as another".into(),
-                    ));
-                }
-                join_agent(&tx, c, nickname, now, sim)?;
-            }
-            AgentAction::Message(text) => {
-                append(&tx, c, MessageType::Text, need_agent()?, Some(text), None, now)?;
-            }
-            AgentAction::TypingStarted => {
-                append_event(&tx, c, MessageType::TypingStarted, need_agent()?, now)?;
-            }
-            AgentAction::TypingStopped => {
-                append_event(&tx, c, MessageType::TypingStopped, need_agent()?, now)?;
-            }
-            AgentAction::PushUrl(url) => {
-                append(&tx, c, MessageType::PushUrl, need_agent()?, None, Some(url), now)?;
-            }
-            AgentAction::Notice(text) => {
-                append(&tx, c, MessageType::Notice, need_agent()?, Some(text), None, now)?;
-            }
-            AgentAction::Leave => {
-                let agent = need_agent()?;
-                append_event(&tx, c, MessageType::ParticipantLeft, agent, now)?;
-                mark_left(&tx, c, agent, now)?;
-                set_state(&tx, c, State::WaitingForAgent)?;
-                // The bot's pending typing notices go with the agent; its replies wait for
-                // the next agent.
-                tx.prepare_cached(
-                    "DELETE FROM jobs WHERE chat_rowid = ?1 AND kind IN ('bot_typing', 'agent_join')",
-                )?
-                .execute([c])?;
-                tx.prepare_cached(
-                    "UPDATE jobs SET due_at = NULL WHERE chat_rowid = ?1 AND kind = 'bot_reply'",
-                )?
-                .execute([c])?;
-            }
-            AgentAction::Complete => close_chat(&tx, c, now)?,
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// The admin list of chats, newest first.
@@ -718,15 +523,6 @@ impl Store {
         })
     }
 
-    /// Deletes every chat (and with them their messages, cursors and pending work).
-    pub fn delete_all_chats(&self) -> Result<usize> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute("DELETE FROM chats", [])?;
-        tx.commit()?;
-        Ok(n)
-    }
-
     pub fn health(&self) -> Result<Health> {
         let conn = self.conn()?;
         let mut chats = serde_json::Map::new();
@@ -750,4 +546,274 @@ impl Store {
             .optional()?
             .flatten())
     }
+}
+
+/// The writes (through the single writer: acknowledged after their commit) and the transcript's
+/// read paths.
+impl Store {
+    /// RequestChat: the customer and the system participant join; the contact centre's work
+    /// (agent join, system messages, inactivity check) is scheduled. Returns the new chat's id.
+    pub async fn request_chat(&self, new: NewChat, sim: Arc<Sim>) -> Result<String> {
+        self.write(move |tx| request_chat_op(tx, &new, &sim)).await
+    }
+
+    /// SendMessage, SendStartTypingNotification, SendStopTypingNotification, Complete.
+    pub async fn customer_action(
+        &self,
+        chat_id: String,
+        action: CustomerAction,
+        sim: Arc<Sim>,
+    ) -> Result<()> {
+        self.write(move |tx| customer_action_op(tx, &chat_id, &action, &sim)).await
+    }
+
+    /// Acts as the agent (admin API), with the same capability rules as the customer API.
+    pub async fn agent_action(
+        &self,
+        chat_id: String,
+        action: AgentAction,
+        sim: Arc<Sim>,
+    ) -> Result<()> {
+        self.write(move |tx| agent_action_op(tx, &chat_id, &action, &sim)).await
+    }
+
+    /// Deletes every chat (and with them their messages, cursors and pending work).
+    pub async fn delete_all_chats(&self) -> Result<usize> {
+        self.write(delete_all_chats_op).await
+    }
+
+    /// Whether `reader` has messages it has not received (a read: the common poll finds nothing
+    /// new and is answered without the writer).
+    pub fn has_unread(&self, chat_id: &str, reader: Reader) -> Result<bool> {
+        let conn = self.conn()?;
+        let seen: Option<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT c.last_index, coalesce(r.last_read_index, 0) FROM chats c
+                 LEFT JOIN read_cursors r ON r.chat_rowid = c.rowid AND r.reader = ?2
+                 WHERE c.id = ?1",
+            )?
+            .query_row(params![chat_id, reader.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match seen {
+            None => Err(StoreError::ChatNotFound),
+            Some((last, read)) => Ok(read < last),
+        }
+    }
+
+    /// GetTranscript without `index`: up to `page` messages `reader` has not received, moving its
+    /// cursor past them in the same transaction, so two polls never receive the same message.
+    pub async fn take_unread(
+        &self,
+        chat_id: String,
+        reader: Reader,
+        page: i64,
+    ) -> Result<Vec<MessageView>> {
+        self.write(move |tx| {
+            let chat = find_chat(tx, &chat_id)?;
+            let after: i64 = tx
+                .prepare_cached(
+                    "SELECT last_read_index FROM read_cursors WHERE chat_rowid = ?1 AND reader = ?2",
+                )?
+                .query_row(params![chat.rowid, reader.as_str()], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let messages = read_messages(tx, chat.rowid, after, page)?;
+            if let Some(last) = messages.last() {
+                move_cursor(tx, chat.rowid, reader, last.index)?;
+            }
+            Ok(messages)
+        })
+        .await
+    }
+
+    /// GetTranscript with `index = from`: up to `page` messages with index >= max(from, 1) (a
+    /// read), and whether `reader`'s cursor is behind the last of them (then `advance_cursor`).
+    pub fn messages_from(
+        &self,
+        chat_id: &str,
+        reader: Reader,
+        from: i64,
+        page: i64,
+    ) -> Result<(Vec<MessageView>, bool)> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let chat = find_chat(&tx, chat_id)?;
+        let messages = read_messages(&tx, chat.rowid, from.max(1) - 1, page)?;
+        let behind = match messages.last() {
+            None => false,
+            Some(last) => {
+                let read: i64 = tx
+                    .prepare_cached(
+                        "SELECT last_read_index FROM read_cursors WHERE chat_rowid = ?1 AND reader = ?2",
+                    )?
+                    .query_row(params![chat.rowid, reader.as_str()], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0);
+                read < last.index
+            }
+        };
+        Ok((messages, behind))
+    }
+
+    /// Moves `reader`'s cursor forward to `to` (never backwards).
+    pub async fn advance_cursor(&self, chat_id: String, reader: Reader, to: i64) -> Result<()> {
+        self.write(move |tx| {
+            let chat = find_chat(tx, &chat_id)?;
+            move_cursor(tx, chat.rowid, reader, to)
+        })
+        .await
+    }
+}
+
+// ---- the writes, run by the writer thread (each inside its transaction) ----
+
+/// RequestChat: the customer and the system participant join; the contact centre's work
+/// (agent join, system messages, inactivity check) is scheduled. Returns the new chat's id.
+fn request_chat_op(tx: &Connection, new: &NewChat, sim: &Sim) -> Result<String> {
+    let now = now_ms();
+    let id = sim.new_chat_id();
+    let chat: i64 = tx
+        .prepare_cached(
+            "INSERT INTO chats (id, nickname, subject, user_data, endpoint, state, created_at,
+                                last_customer_activity)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6) RETURNING rowid",
+        )?
+        .query_row(
+            params![id, new.nickname, new.subject, new.user_data, new.endpoint, now],
+            |r| r.get(0),
+        )?;
+    let customer = add_participant(&tx, chat, &new.nickname, ParticipantType::Customer, now)?;
+    let system = add_participant(&tx, chat, SYSTEM_NICKNAME, ParticipantType::External, now)?;
+    debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));
+    append_event(&tx, chat, MessageType::ParticipantJoined, customer, now)?;
+    append_event(&tx, chat, MessageType::ParticipantJoined, system, now)?;
+    for reader in [Reader::Customer, Reader::Agent] {
+        move_cursor(&tx, chat, reader, 0)?;
+    }
+    if sim.is_bot() {
+        insert_job(&tx, chat, "agent_join", Some(now + sim.join_delay_ms()), None)?;
+    }
+    if let Some(every) = sim.system_message_interval {
+        insert_job(&tx, chat, "system_message", Some(now + ms(every)), None)?;
+    }
+    if let Some(timeout) = sim.idle_timeout {
+        insert_job(&tx, chat, "idle_timeout", Some(now + ms(timeout)), None)?;
+    }
+    Ok(id)
+}
+
+/// SendMessage, SendStartTypingNotification, SendStopTypingNotification, Complete.
+fn customer_action_op(
+    tx: &Connection,
+    chat_id: &str,
+    action: &CustomerAction,
+    sim: &Sim,
+) -> Result<()> {
+    let chat = find_chat(&tx, chat_id)?;
+    let op = action.operation();
+    if !chat.state.allows(op) {
+        return Err(StoreError::NotAllowed(format!(
+            "{} is not possible in state {}: the chat has ended; request a new chat",
+            op.as_str(),
+            chat.state.as_str()
+        )));
+    }
+    let now = now_ms();
+    let c = chat.rowid;
+    match action {
+        CustomerAction::SendMessage(text) => {
+            let index = append(&tx, c, MessageType::Text, CUSTOMER_ID, Some(text), None, now)?;
+            if sim.is_bot() {
+                if present_agent(&tx, c)?.is_some() {
+                    schedule_reply(&tx, c, index, now, sim)?;
+                } else {
+                    insert_job(&tx, c, "bot_reply", None, Some(index))?;
+                }
+            }
+        }
+        CustomerAction::StartTyping => {
+            append_event(&tx, c, MessageType::TypingStarted, CUSTOMER_ID, now)?;
+        }
+        CustomerAction::StopTyping => {
+            append_event(&tx, c, MessageType::TypingStopped, CUSTOMER_ID, now)?;
+        }
+        CustomerAction::Complete => {
+            append_event(&tx, c, MessageType::ParticipantLeft, CUSTOMER_ID, now)?;
+            mark_left(&tx, c, CUSTOMER_ID, now)?;
+            end_chat(&tx, c, now)?;
+        }
+    }
+    tx.prepare_cached("UPDATE chats SET last_customer_activity = ?2 WHERE rowid = ?1")?
+        .execute(params![c, now])?;
+    Ok(())
+}
+
+/// Acts as the agent (admin API), with the same capability rules as the customer API.
+fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &Sim) -> Result<()> {
+    let chat = find_chat(&tx, chat_id)?;
+    let name = action.name();
+    if chat.state == State::Idle {
+        return Err(StoreError::NotAllowed(format!(
+            "agent action {name} is not possible: the chat is Idle (it has ended)"
+        )));
+    }
+    let c = chat.rowid;
+    let now = now_ms();
+    let agent = present_agent(&tx, c)?;
+    let need_agent = || {
+        agent.ok_or_else(|| {
+            StoreError::NotAllowed(format!(
+                "agent action {name} needs an agent in the chat; join first (action \"join\")"
+            ))
+        })
+    };
+    match action {
+        AgentAction::Join { nickname } => {
+            if agent.is_some() {
+                return Err(StoreError::NotAllowed(
+                    "an agent is already in this chat; leave first to join as another".into(),
+                ));
+            }
+            join_agent(&tx, c, nickname, now, sim)?;
+        }
+        AgentAction::Message(text) => {
+            append(&tx, c, MessageType::Text, need_agent()?, Some(text), None, now)?;
+        }
+        AgentAction::TypingStarted => {
+            append_event(&tx, c, MessageType::TypingStarted, need_agent()?, now)?;
+        }
+        AgentAction::TypingStopped => {
+            append_event(&tx, c, MessageType::TypingStopped, need_agent()?, now)?;
+        }
+        AgentAction::PushUrl(url) => {
+            append(&tx, c, MessageType::PushUrl, need_agent()?, None, Some(url), now)?;
+        }
+        AgentAction::Notice(text) => {
+            append(&tx, c, MessageType::Notice, need_agent()?, Some(text), None, now)?;
+        }
+        AgentAction::Leave => {
+            let agent = need_agent()?;
+            append_event(&tx, c, MessageType::ParticipantLeft, agent, now)?;
+            mark_left(&tx, c, agent, now)?;
+            set_state(&tx, c, State::WaitingForAgent)?;
+            // The bot's pending typing notices go with the agent; its replies wait for
+            // the next agent.
+            tx.prepare_cached(
+                "DELETE FROM jobs WHERE chat_rowid = ?1 AND kind IN ('bot_typing', 'agent_join')",
+            )?
+            .execute([c])?;
+            tx.prepare_cached(
+                "UPDATE jobs SET due_at = NULL WHERE chat_rowid = ?1 AND kind = 'bot_reply'",
+            )?
+            .execute([c])?;
+        }
+        AgentAction::Complete => close_chat(&tx, c, now)?,
+    }
+    Ok(())
+}
+
+/// Deletes every chat (and with them their messages, cursors and pending work).
+fn delete_all_chats_op(tx: &Connection) -> Result<usize> {
+    let n = tx.execute("DELETE FROM chats", [])?;
+    Ok(n)
 }

@@ -3,12 +3,14 @@
 //! of chats) and runs each in its own transaction, which also deletes or reschedules it: a job
 //! runs exactly once, and work that fell due while the emulator was down runs when it starts.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::chats::{
     append, append_event, chat_state, close_chat, join_agent, present_agent, SYSTEM_ID,
 };
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::domain::{bot_reply, MessageType, State, SYSTEM_MESSAGES};
 use crate::sim::{ms, Sim};
 
@@ -30,40 +32,53 @@ impl Store {
         Ok(next)
     }
 
-    /// Runs job `id` (if it is still there: Complete may have cancelled it meanwhile).
-    pub fn run_job(&self, id: i64, now: i64, sim: &Sim) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let job: Option<(i64, String, Option<i64>)> = tx
-            .prepare_cached(
-                "SELECT chat_rowid, kind, reply_to FROM jobs WHERE id = ?1 AND due_at <= ?2",
-            )?
-            .query_row(params![id, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        let Some((chat, kind, reply_to)) = job else {
-            return Ok(());
-        };
-        let keep = if chat_state(&tx, chat)? == State::Idle {
-            false
-        } else {
-            match kind.as_str() {
-                "agent_join" => agent_join(&tx, chat, now, sim)?,
-                "system_message" => system_message(&tx, id, chat, now, sim)?,
-                "bot_typing" => bot_typing(&tx, chat, now)?,
-                "bot_reply" => self::bot_reply_job(&tx, id, chat, reply_to, now, sim)?,
-                "idle_timeout" => idle_timeout(&tx, id, chat, now, sim)?,
-                other => {
-                    log::warn!("dropping job {id} of unknown kind {other}");
-                    false
-                }
-            }
-        };
-        if !keep {
-            tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
-        }
-        tx.commit()?;
-        Ok(())
+    /// Runs the jobs `ids`, all queued to the writer at once (so they share its transactions),
+    /// and returns each one's result once it committed.
+    pub fn run_jobs(&self, ids: &[i64], now: i64, sim: &Arc<Sim>) -> Vec<Result<()>> {
+        let pending: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let sim = sim.clone();
+                self.submit(move |tx| run_job_op(tx, id, now, &sim))
+            })
+            .collect();
+        pending
+            .into_iter()
+            .map(|rx| rx.blocking_recv().unwrap_or(Err(StoreError::Unavailable)))
+            .collect()
     }
+}
+
+/// Runs job `id` (if it is still there: Complete may have cancelled it meanwhile).
+fn run_job_op(tx: &Connection, id: i64, now: i64, sim: &Sim) -> Result<()> {
+    let job: Option<(i64, String, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT chat_rowid, kind, reply_to FROM jobs WHERE id = ?1 AND due_at <= ?2",
+        )?
+        .query_row(params![id, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((chat, kind, reply_to)) = job else {
+        return Ok(());
+    };
+    let keep = if chat_state(tx, chat)? == State::Idle {
+        false
+    } else {
+        match kind.as_str() {
+            "agent_join" => agent_join(tx, chat, now, sim)?,
+            "system_message" => system_message(tx, id, chat, now, sim)?,
+            "bot_typing" => bot_typing(tx, chat, now)?,
+            "bot_reply" => self::bot_reply_job(tx, id, chat, reply_to, now, sim)?,
+            "idle_timeout" => idle_timeout(tx, id, chat, now, sim)?,
+            other => {
+                log::warn!("dropping job {id} of unknown kind {other}");
+                false
+            }
+        }
+    };
+    if !keep {
+        tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
+    }
+    Ok(())
 }
 
 /// Each job returns whether its row stays (it rescheduled itself) or is done.

@@ -1,11 +1,13 @@
 //! SQLite persistence: the pool, per-connection pragmas, and the migrations of `migrations/`.
 //!
-//! Every write runs in a `BEGIN IMMEDIATE` transaction, so writers to one chat are serialized by
-//! SQLite itself: message indexes and read cursors are assigned race-free, and an operation is
-//! acknowledged only after its transaction committed to the WAL (durable against a process crash).
+//! Every write goes through one writer thread (`writer.rs`) that commits the queued writes together
+//! in one transaction: message indexes and read cursors are assigned race-free, writers never
+//! contend for SQLite's lock, and an operation is acknowledged only after its transaction committed
+//! to the WAL (durable against a process crash). Reads use a pool of connections.
 
 mod chats;
 mod jobs;
+mod writer;
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -20,6 +22,7 @@ pub use chats::{
     AgentAction, ChatDetail, ChatSummary, ChatView, CustomerAction, Health, MessageView, NewChat,
     ParticipantDetail, ParticipantView, Reader,
 };
+use writer::Writer;
 
 use crate::domain::State;
 
@@ -29,6 +32,9 @@ pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 /// records how many were applied, and `schema_migrations` lists them for people.
 pub const MIGRATIONS: &[(&str, &str)] =
     &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a connection waits for another writer before giving up with `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +55,8 @@ struct Inner {
     pool: RwLock<Option<Pool>>,
     /// The (device, inode) of the file the pool has open.
     file: Mutex<Option<(u64, u64)>>,
+    /// The one thread that writes (see `writer.rs`).
+    writer: Writer,
 }
 
 /// A pooled connection that keeps the pool's read guard until it is dropped.
@@ -134,14 +142,37 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> std::result::Result<Store, OpenError> {
         let pool = open_pool(path)?;
+        let writer = Writer::start(open_writer(path)?);
         let file = file_id(path);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 pool: RwLock::new(Some(pool)),
                 file: Mutex::new(file),
+                writer,
             }),
-        })
+        };
+        start_checkpointer(Arc::downgrade(&store.inner));
+        Ok(store)
+    }
+
+    /// Runs `f` on the writer's connection, inside a transaction shared with the other writes
+    /// queued meanwhile; answers once that transaction committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(f).await.unwrap_or(Err(StoreError::Unavailable))
+    }
+
+    /// Queues `f` for the writer; the receiver answers after the commit.
+    pub(crate) fn submit<T, F>(&self, f: F) -> tokio::sync::oneshot::Receiver<Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f)
     }
 
     pub fn path(&self) -> &Path {
@@ -156,29 +187,67 @@ impl Store {
     }
 
     /// Starts over on a fresh database when the file was deleted (or replaced) under us, instead
-    /// of writing into a file nobody can see. Returns whether it did.
+    /// of writing into a file nobody can see. Returns whether it did. Blocks: call it off the
+    /// async threads.
     pub fn reopen_if_gone(&self) -> std::result::Result<bool, OpenError> {
         let current = file_id(&self.inner.path);
         let opened = *self.inner.file.lock().unwrap_or_else(|p| p.into_inner());
         if current.is_some() && current == opened {
             return Ok(false);
         }
-        // Waits for every operation in flight; none starts until the new pool is in.
-        let mut slot = self.inner.pool.write().unwrap_or_else(|p| p.into_inner());
-        // Close every connection to the old file first, so its WAL is checkpointed and removed
-        // and can never be paired with the new file.
-        drop(slot.take());
-        if opened.is_some() {
-            log::warn!(
-                "{} was deleted or replaced while running; starting over on a fresh database",
-                self.inner.path.display()
-            );
-        }
-        let pool = open_pool(&self.inner.path)?;
-        *slot = Some(pool);
-        *self.inner.file.lock().unwrap_or_else(|p| p.into_inner()) = file_id(&self.inner.path);
-        Ok(true)
+        // The writer does it between two transactions, so no write straddles two files.
+        let inner = self.inner.clone();
+        let (done, wait) = std::sync::mpsc::channel();
+        self.inner.writer.exclusive(move |writer_conn| {
+            // Waits for every read in flight; none starts until the new pool is in.
+            let mut slot = inner.pool.write().unwrap_or_else(|p| p.into_inner());
+            // Close every connection to the old file first, so its WAL is checkpointed and
+            // removed and can never be paired with the new file.
+            *writer_conn = None;
+            drop(slot.take());
+            if opened.is_some() {
+                log::warn!(
+                    "{} was deleted or replaced while running; starting over on a fresh database",
+                    inner.path.display()
+                );
+            }
+            let result =
+                open_pool(&inner.path).and_then(|pool| Ok((pool, open_writer(&inner.path)?)));
+            let _ = done.send(result.map(|(pool, conn)| {
+                *slot = Some(pool);
+                *writer_conn = Some(conn);
+                *inner.file.lock().unwrap_or_else(|p| p.into_inner()) = file_id(&inner.path);
+                true
+            }));
+        });
+        wait.recv().unwrap_or(Ok(false))
     }
+}
+
+/// The writer's connection. It does not checkpoint on commit (`start_checkpointer` does, off
+/// the write path).
+fn open_writer(path: &Path) -> std::result::Result<Connection, OpenError> {
+    let conn = Connection::open_with_flags(path, open_flags()).map_err(|e| open_error(path, e))?;
+    configure(&conn).map_err(|e| open_error(path, e))?;
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(|e| open_error(path, e))?;
+    Ok(conn)
+}
+
+/// Copies the WAL back into the database every `CHECKPOINT_EVERY`, from a reader connection and
+/// without blocking the writer (PASSIVE), so commits never pay for a checkpoint. Ends with the
+/// store.
+fn start_checkpointer(inner: std::sync::Weak<Inner>) {
+    let _ = std::thread::Builder::new().name("gws-checkpoint".into()).spawn(move || loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let Some(inner) = inner.upgrade() else { return };
+        let store = Store { inner };
+        let checkpoint = store
+            .conn()
+            .and_then(|conn| Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?));
+        if let Err(e) = checkpoint {
+            log::debug!("checkpoint: {e}");
+        }
+    });
 }
 
 /// The (device, inode) of a file, to notice when it is deleted or replaced.
@@ -203,10 +272,7 @@ fn open_pool(path: &Path) -> std::result::Result<Pool, OpenError> {
     }
     remove_stale_wal(path)?;
 
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    let flags = open_flags();
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
     configure(&conn).map_err(|e| open_error(path, e))?;
     let mode: String = conn
@@ -237,6 +303,13 @@ fn open_pool(path: &Path) -> std::result::Result<Pool, OpenError> {
         .build(manager)
         .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
     Ok(pool)
+}
+
+fn open_flags() -> OpenFlags {
+    OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI
 }
 
 /// A crash can leave `chat.db-wal` and `chat.db-shm` behind. If the user deleted `chat.db` to

@@ -1,0 +1,162 @@
+//! The single writer: one thread owns the database's only write connection and runs every write
+//! operation. It drains whatever operations are queued into ONE transaction (group commit), each
+//! inside its own savepoint so a refused operation rolls back alone, and answers each operation
+//! only after the transaction committed: acknowledged still means durable, but many writes share
+//! one commit, and writers never contend for SQLite's lock (no busy waits, no sleeps).
+
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::{Result, StoreError};
+
+/// Most operations committed together.
+const MAX_BATCH: usize = 512;
+
+/// One queued write: runs on the writer's connection, answers after the commit.
+trait WriteOp: Send {
+    /// Runs the operation; false if it failed (its savepoint is then rolled back).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Sends the result: the operation's own, or the commit's error.
+    fn finish(self: Box<Self>, commit: std::result::Result<(), &rusqlite::Error>);
+}
+
+struct Op<T, F> {
+    f: Option<F>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> WriteOp for Op<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let f = self.f.take().expect("an operation runs once");
+        let result = f(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: std::result::Result<(), &rusqlite::Error>) {
+        let result = match commit {
+            Ok(()) => self.result.unwrap_or(Err(StoreError::Unavailable)),
+            // A refused operation changed nothing either way: keep its own answer.
+            Err(_) if matches!(self.result, Some(Err(_))) => {
+                self.result.unwrap_or(Err(StoreError::Unavailable))
+            }
+            Err(e) => Err(StoreError::Db(clone_error(e))),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e.sqlite_error() {
+        Some(err) => rusqlite::Error::SqliteFailure(*err, Some(e.to_string())),
+        None => rusqlite::Error::InvalidQuery,
+    }
+}
+
+enum Message {
+    Op(Box<dyn WriteOp>),
+    /// Runs on the writer thread with exclusive use of its connection (e.g. to reopen it).
+    Exclusive(Box<dyn FnOnce(&mut Option<Connection>) + Send>),
+}
+
+/// The sending side, held by the store.
+#[derive(Clone)]
+pub(super) struct Writer {
+    tx: Sender<Message>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection) -> Writer {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("gws-writer".into())
+            .spawn(move || run(Some(conn), rx))
+            .expect("start the writer thread");
+        Writer { tx }
+    }
+
+    /// Queues `f`; the receiver answers after the transaction holding it committed.
+    pub(super) fn submit<T, F>(&self, f: F) -> oneshot::Receiver<Result<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let op = Op { f: Some(f), result: None, reply };
+        // If the writer is gone the receiver reports it (the sender is dropped).
+        let _ = self.tx.send(Message::Op(Box::new(op)));
+        rx
+    }
+
+    pub(super) fn exclusive(&self, f: impl FnOnce(&mut Option<Connection>) + Send + 'static) {
+        let _ = self.tx.send(Message::Exclusive(Box::new(f)));
+    }
+}
+
+fn run(mut conn: Option<Connection>, rx: Receiver<Message>) {
+    let mut batch: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        loop {
+            match next.take() {
+                Some(Message::Op(op)) => batch.push(op),
+                Some(Message::Exclusive(f)) => {
+                    commit_batch(conn.as_ref(), &mut batch);
+                    f(&mut conn);
+                }
+                None => break,
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        commit_batch(conn.as_ref(), &mut batch);
+    }
+}
+
+/// Runs the queued operations in one transaction, each in a savepoint, commits, and answers.
+fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>) {
+    if batch.is_empty() {
+        return;
+    }
+    let Some(conn) = conn else {
+        for op in batch.drain(..) {
+            op.finish(Err(&rusqlite::Error::InvalidQuery));
+        }
+        return;
+    };
+    let outcome = (|| -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        for op in batch.iter_mut() {
+            conn.execute_batch("SAVEPOINT op")?;
+            // A panicking operation fails alone (its answer: unavailable); the writer lives on.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(conn)));
+            if ran.unwrap_or(false) {
+                conn.execute_batch("RELEASE op")?;
+            } else {
+                conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            }
+        }
+        conn.execute_batch("COMMIT")
+    })();
+    if let Err(e) = &outcome {
+        log::error!("a write transaction of {} operations failed: {e}", batch.len());
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    let commit = outcome.as_ref().map(|_| ()).map_err(|e| e);
+    for op in batch.drain(..) {
+        op.finish(commit);
+    }
+}
