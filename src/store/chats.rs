@@ -682,22 +682,22 @@ fn request_chat_op(tx: &Connection, new: &NewChat, sim: &Sim) -> Result<String> 
             params![id, new.nickname, new.subject, new.user_data, new.endpoint, now],
             |r| r.get(0),
         )?;
-    let customer = add_participant(&tx, chat, &new.nickname, ParticipantType::Customer, now)?;
-    let system = add_participant(&tx, chat, SYSTEM_NICKNAME, ParticipantType::External, now)?;
+    let customer = add_participant(tx, chat, &new.nickname, ParticipantType::Customer, now)?;
+    let system = add_participant(tx, chat, SYSTEM_NICKNAME, ParticipantType::External, now)?;
     debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));
-    append_event(&tx, chat, MessageType::ParticipantJoined, customer, now)?;
-    append_event(&tx, chat, MessageType::ParticipantJoined, system, now)?;
+    append_event(tx, chat, MessageType::ParticipantJoined, customer, now)?;
+    append_event(tx, chat, MessageType::ParticipantJoined, system, now)?;
     for reader in [Reader::Customer, Reader::Agent] {
-        move_cursor(&tx, chat, reader, 0)?;
+        move_cursor(tx, chat, reader, 0)?;
     }
     if sim.is_bot() {
-        insert_job(&tx, chat, "agent_join", Some(now + sim.join_delay_ms()), None)?;
+        insert_job(tx, chat, "agent_join", Some(now + sim.join_delay_ms()), None)?;
     }
     if let Some(every) = sim.system_message_interval {
-        insert_job(&tx, chat, "system_message", Some(now + ms(every)), None)?;
+        insert_job(tx, chat, "system_message", Some(now + ms(every)), None)?;
     }
     if let Some(timeout) = sim.idle_timeout {
-        insert_job(&tx, chat, "idle_timeout", Some(now + ms(timeout)), None)?;
+        insert_job(tx, chat, "idle_timeout", Some(now + ms(timeout)), None)?;
     }
     Ok(id)
 }
@@ -709,7 +709,7 @@ fn customer_action_op(
     action: &CustomerAction,
     sim: &Sim,
 ) -> Result<()> {
-    let chat = find_chat(&tx, chat_id)?;
+    let chat = find_chat(tx, chat_id)?;
     let op = action.operation();
     if !chat.state.allows(op) {
         return Err(StoreError::NotAllowed(format!(
@@ -722,25 +722,25 @@ fn customer_action_op(
     let c = chat.rowid;
     match action {
         CustomerAction::SendMessage(text) => {
-            let index = append(&tx, c, MessageType::Text, CUSTOMER_ID, Some(text), None, now)?;
+            let index = append(tx, c, MessageType::Text, CUSTOMER_ID, Some(text), None, now)?;
             if sim.is_bot() {
-                if present_agent(&tx, c)?.is_some() {
-                    schedule_reply(&tx, c, index, now, sim)?;
+                if present_agent(tx, c)?.is_some() {
+                    schedule_reply(tx, c, index, now, sim)?;
                 } else {
-                    insert_job(&tx, c, "bot_reply", None, Some(index))?;
+                    insert_job(tx, c, "bot_reply", None, Some(index))?;
                 }
             }
         }
         CustomerAction::StartTyping => {
-            append_event(&tx, c, MessageType::TypingStarted, CUSTOMER_ID, now)?;
+            append_event(tx, c, MessageType::TypingStarted, CUSTOMER_ID, now)?;
         }
         CustomerAction::StopTyping => {
-            append_event(&tx, c, MessageType::TypingStopped, CUSTOMER_ID, now)?;
+            append_event(tx, c, MessageType::TypingStopped, CUSTOMER_ID, now)?;
         }
         CustomerAction::Complete => {
-            append_event(&tx, c, MessageType::ParticipantLeft, CUSTOMER_ID, now)?;
-            mark_left(&tx, c, CUSTOMER_ID, now)?;
-            end_chat(&tx, c, now)?;
+            append_event(tx, c, MessageType::ParticipantLeft, CUSTOMER_ID, now)?;
+            mark_left(tx, c, CUSTOMER_ID, now)?;
+            end_chat(tx, c, now)?;
         }
     }
     tx.prepare_cached("UPDATE chats SET last_customer_activity = ?2 WHERE rowid = ?1")?
@@ -750,7 +750,7 @@ fn customer_action_op(
 
 /// Acts as the agent (admin API), with the same capability rules as the customer API.
 fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &Sim) -> Result<()> {
-    let chat = find_chat(&tx, chat_id)?;
+    let chat = find_chat(tx, chat_id)?;
     let name = action.name();
     if chat.state == State::Idle {
         return Err(StoreError::NotAllowed(format!(
@@ -759,7 +759,7 @@ fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &S
     }
     let c = chat.rowid;
     let now = now_ms();
-    let agent = present_agent(&tx, c)?;
+    let agent = present_agent(tx, c)?;
     let need_agent = || {
         agent.ok_or_else(|| {
             StoreError::NotAllowed(format!(
@@ -774,28 +774,28 @@ fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &S
                     "an agent is already in this chat; leave first to join as another".into(),
                 ));
             }
-            join_agent(&tx, c, nickname, now, sim)?;
+            join_agent(tx, c, nickname, now, sim)?;
         }
         AgentAction::Message(text) => {
-            append(&tx, c, MessageType::Text, need_agent()?, Some(text), None, now)?;
+            append(tx, c, MessageType::Text, need_agent()?, Some(text), None, now)?;
         }
         AgentAction::TypingStarted => {
-            append_event(&tx, c, MessageType::TypingStarted, need_agent()?, now)?;
+            append_event(tx, c, MessageType::TypingStarted, need_agent()?, now)?;
         }
         AgentAction::TypingStopped => {
-            append_event(&tx, c, MessageType::TypingStopped, need_agent()?, now)?;
+            append_event(tx, c, MessageType::TypingStopped, need_agent()?, now)?;
         }
         AgentAction::PushUrl(url) => {
-            append(&tx, c, MessageType::PushUrl, need_agent()?, None, Some(url), now)?;
+            append(tx, c, MessageType::PushUrl, need_agent()?, None, Some(url), now)?;
         }
         AgentAction::Notice(text) => {
-            append(&tx, c, MessageType::Notice, need_agent()?, Some(text), None, now)?;
+            append(tx, c, MessageType::Notice, need_agent()?, Some(text), None, now)?;
         }
         AgentAction::Leave => {
             let agent = need_agent()?;
-            append_event(&tx, c, MessageType::ParticipantLeft, agent, now)?;
-            mark_left(&tx, c, agent, now)?;
-            set_state(&tx, c, State::WaitingForAgent)?;
+            append_event(tx, c, MessageType::ParticipantLeft, agent, now)?;
+            mark_left(tx, c, agent, now)?;
+            set_state(tx, c, State::WaitingForAgent)?;
             // The bot's pending typing notices go with the agent; its replies wait for
             // the next agent.
             tx.prepare_cached(
@@ -807,7 +807,7 @@ fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &S
             )?
             .execute([c])?;
         }
-        AgentAction::Complete => close_chat(&tx, c, now)?,
+        AgentAction::Complete => close_chat(tx, c, now)?,
     }
     Ok(())
 }

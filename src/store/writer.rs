@@ -64,8 +64,11 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
 enum Message {
     Op(Box<dyn WriteOp>),
     /// Runs on the writer thread with exclusive use of its connection (e.g. to reopen it).
-    Exclusive(Box<dyn FnOnce(&mut Option<Connection>) + Send>),
+    Exclusive(ExclusiveTask),
 }
+
+/// Work that needs the writer's connection to itself (it may replace it).
+type ExclusiveTask = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
 
 /// The sending side, held by the store.
 #[derive(Clone)]
@@ -155,7 +158,7 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>) {
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
-    let commit = outcome.as_ref().map(|_| ()).map_err(|e| e);
+    let commit = outcome.as_ref().map(|_| ());
     for op in batch.drain(..) {
         op.finish(commit);
     }
