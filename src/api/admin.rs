@@ -51,6 +51,13 @@ pub async fn health(state: State) -> HttpResponse {
     respond("health", None, result)
 }
 
+/// `GET /__admin/openapi.json`: the OpenAPI description of the customer and admin APIs.
+pub async fn openapi() -> HttpResponse {
+    let doc =
+        HttpResponse::Ok().content_type("application/json").body(include_str!("openapi.json"));
+    respond("openapi", None, Ok(doc))
+}
+
 /// `GET /__admin/chats[?state=…&limit=N]`, newest first.
 pub async fn list_chats(state: State, req: HttpRequest) -> HttpResponse {
     let result = async {

@@ -226,6 +226,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource(both("/__admin/chats/{id}/messages"))
             .route(web::get().to(admin::agent_transcript))
             .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
+    )
+    .service(
+        web::resource(both("/__admin/openapi.json"))
+            .route(web::get().to(admin::openapi))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
     );
 }
 

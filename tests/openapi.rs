@@ -1,0 +1,1268 @@
+//! The OpenAPI document (src/api/openapi.json, served at `/__admin/openapi.json`) against the
+//! running emulator: every operation and every error row of SPEC.md sections 1 and 3 is driven
+//! for real, and each answer must be one the document describes for that path and method: the
+//! HTTP status documented, the Content-Type and body as documented (validated by the small
+//! JSON-schema validator below), the documented headers present. At the end every status the
+//! document lists for every operation must have been seen, so the document promises nothing the
+//! server cannot do, and every route of `src/api/mod.rs` must be in the document.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{Response, Server, APIKEY};
+use serde_json::{json, Value};
+
+const DOC_FILE: &str = include_str!("../src/api/openapi.json");
+
+const CHATS: &str = "/api/v2/chats";
+const CHAT: &str = "/api/v2/chats/{id}";
+const TRANSCRIPT: &str = "/api/v2/chats/{id}/messages";
+const HEALTH: &str = "/__admin/health";
+const ADMIN_CHATS: &str = "/__admin/chats";
+const ADMIN_CHAT: &str = "/__admin/chats/{id}";
+const AGENT: &str = "/__admin/chats/{id}/agent";
+const AGENT_TRANSCRIPT: &str = "/__admin/chats/{id}/messages";
+const OPENAPI: &str = "/__admin/openapi.json";
+
+// ---- a JSON-schema validator for the subset the document uses ----
+
+/// Keywords the validator understands; a schema with any other keyword is refused, so the
+/// document cannot grow a constraint that is silently not checked.
+const KEYWORDS: &str = "$ref type nullable enum required properties additionalProperties items \
+                        uniqueItems minimum maximum minLength maxLength pattern format allOf oneOf \
+                        anyOf description title example default discriminator";
+
+/// Follows `$ref`s (local ones only: `#/components/...`).
+fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
+    while let Some(r) = v.get("$ref").and_then(Value::as_str) {
+        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("not a local $ref: {r}"));
+        v = doc.pointer(pointer).unwrap_or_else(|| panic!("$ref {r} points nowhere"));
+    }
+    v
+}
+
+/// Integers are numbers written without a fraction or exponent (`1.0` is not one).
+fn has_type(v: &Value, ty: &str) -> bool {
+    match ty {
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "null" => v.is_null(),
+        other => panic!("unknown type {other:?} in the document"),
+    }
+}
+
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Appends to `errors` every way `v` (at `at`) breaks `schema`.
+fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = deref(doc, schema);
+    let s = schema.as_object().unwrap_or_else(|| panic!("the schema for {at} is not an object"));
+    if let Some(k) = s.keys().find(|k| !KEYWORDS.split_whitespace().any(|w| w == k.as_str())) {
+        panic!("the validator does not know the keyword {k:?} (schema for {at})");
+    }
+    macro_rules! fail {
+        ($($arg:tt)*) => { errors.push(format!("{at}: {}", format!($($arg)*))) };
+    }
+    if v.is_null() && s.get("nullable") == Some(&Value::Bool(true)) {
+        return;
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            t => vec![t.as_str().expect("type is a string or an array")],
+        };
+        if !types.iter().any(|ty| has_type(v, ty)) {
+            return fail!("{} is not of type {}", shown(v), types.join(" or "));
+        }
+    }
+    if let Some(options) = s.get("enum").and_then(Value::as_array) {
+        if !options.contains(v) {
+            fail!("{} is not one of {}", shown(v), Value::from(options.clone()));
+        }
+    }
+    let number = |k: &str| s.get(k).and_then(Value::as_f64);
+    let count = |k: &str| s.get(k).and_then(Value::as_u64).map(|n| n as usize);
+    match v {
+        Value::Object(map) => {
+            for name in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+                let name = name.as_str().expect("required names are strings");
+                if !map.contains_key(name) {
+                    fail!("the required property {name} is missing");
+                }
+            }
+            let properties = s.get("properties").and_then(Value::as_object);
+            for (k, x) in map {
+                let at = format!("{at}.{k}");
+                match (properties.and_then(|p| p.get(k)), s.get("additionalProperties")) {
+                    (Some(sub), _) => validate(doc, sub, x, &at, errors),
+                    (None, Some(Value::Bool(false))) => {
+                        errors.push(format!("{at}: a property the document does not allow"))
+                    }
+                    (None, Some(sub @ Value::Object(_))) => validate(doc, sub, x, &at, errors),
+                    (None, _) => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = s.get("items") {
+                for (i, x) in items.iter().enumerate() {
+                    validate(doc, sub, x, &format!("{at}[{i}]"), errors);
+                }
+            }
+            let distinct: BTreeSet<String> = items.iter().map(Value::to_string).collect();
+            if s.get("uniqueItems") == Some(&Value::Bool(true)) && distinct.len() != items.len() {
+                fail!("{} has duplicate items", shown(v));
+            }
+        }
+        Value::String(text) => {
+            let len = text.chars().count();
+            if count("minLength").is_some_and(|min| len < min) {
+                fail!("{} is shorter than minLength", shown(v));
+            }
+            if count("maxLength").is_some_and(|max| len > max) {
+                fail!("{} is longer than maxLength", shown(v));
+            }
+            if let Some(p) = s.get("pattern").and_then(Value::as_str) {
+                if !Regex::new(p).is_match(text) {
+                    fail!("{} does not match the pattern {p}", shown(v));
+                }
+            }
+            match s.get("format").and_then(Value::as_str) {
+                Some("uuid") if uuid::Uuid::try_parse(text).is_err() || len != 36 => {
+                    fail!("{} is not a hyphenated UUID", shown(v))
+                }
+                Some("uuid" | "int64") | None => {}
+                Some(other) => panic!("the validator does not know the string format {other:?}"),
+            }
+        }
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap();
+            if number("minimum").is_some_and(|min| x < min) {
+                fail!("{n} is below the minimum");
+            }
+            if number("maximum").is_some_and(|max| x > max) {
+                fail!("{n} is above the maximum");
+            }
+            if s.get("format").and_then(Value::as_str) == Some("int64") && !n.is_i64() {
+                fail!("{n} is not an int64");
+            }
+        }
+        _ => {}
+    }
+    for sub in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        validate(doc, sub, v, at, errors);
+    }
+    let passing = |key: &str| -> Option<usize> {
+        let alternatives = s.get(key)?.as_array()?;
+        Some(alternatives.iter().filter(|sub| conforms(doc, sub, v)).count())
+    };
+    if let Some(n) = passing("oneOf").filter(|n| *n != 1) {
+        errors.push(format!("{at}: {} matches {n} of the oneOf alternatives, not 1", shown(v)));
+    }
+    if passing("anyOf") == Some(0) {
+        errors.push(format!("{at}: {} matches none of the anyOf alternatives", shown(v)));
+    }
+}
+
+fn conforms(doc: &Value, schema: &Value, v: &Value) -> bool {
+    let mut errors = Vec::new();
+    validate(doc, schema, v, "$", &mut errors);
+    errors.is_empty()
+}
+
+/// The regular expressions of the document's `pattern`s, searched (not anchored) as JSON Schema
+/// does: `^`, `$`, literals, `.`, escapes (`\S`, `\s`, `\d`, `\xHH`, `\.`), classes (`[a-f0-9-]`,
+/// `[^\x00-\x1F]`) and the quantifiers `?`, `*`, `+`, `{n}`, `{n,m}`. Anything else panics.
+struct Regex {
+    start: bool,
+    end: bool,
+    /// Each atom with its repetition range.
+    atoms: Vec<(Atom, usize, usize)>,
+}
+
+enum Atom {
+    Any,
+    Space(bool),
+    Class(bool, Vec<(char, char)>),
+}
+
+impl Atom {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Atom::Any => c != '\n',
+            Atom::Space(negated) => c.is_whitespace() != *negated,
+            Atom::Class(negated, ranges) => {
+                ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *negated
+            }
+        }
+    }
+}
+
+impl Regex {
+    fn new(pattern: &str) -> Regex {
+        let mut chars = pattern.chars().peekable();
+        let start = chars.next_if_eq(&'^').is_some();
+        let (mut atoms, mut end) = (Vec::new(), false);
+        let escape = |chars: &mut std::iter::Peekable<std::str::Chars>| -> Atom {
+            match chars.next().expect("a character after \\") {
+                'S' => Atom::Space(true),
+                's' => Atom::Space(false),
+                'd' => Atom::Class(false, vec![('0', '9')]),
+                'x' => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    let c = char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap();
+                    Atom::Class(false, vec![(c, c)])
+                }
+                c if c.is_ascii_punctuation() => Atom::Class(false, vec![(c, c)]),
+                c => panic!("the test's regex does not know \\{c} in {pattern}"),
+            }
+        };
+        let single = |a: &Atom| match a {
+            Atom::Class(false, r) if r.len() == 1 && r[0].0 == r[0].1 => r[0].0,
+            _ => panic!("a class range bound must be one character in {pattern}"),
+        };
+        while let Some(c) = chars.next() {
+            let atom = match c {
+                '$' if chars.peek().is_none() => {
+                    end = true;
+                    break;
+                }
+                '.' => Atom::Any,
+                '\\' => escape(&mut chars),
+                '[' => {
+                    let negated = chars.next_if_eq(&'^').is_some();
+                    let mut ranges = Vec::new();
+                    loop {
+                        let lo = match chars.next().expect("a closing ]") {
+                            ']' => break,
+                            '\\' => single(&escape(&mut chars)),
+                            c => c,
+                        };
+                        let mut ahead = chars.clone();
+                        let hi = match (ahead.next(), ahead.next()) {
+                            (Some('-'), Some(n)) if n != ']' => {
+                                chars.next();
+                                match chars.next().unwrap() {
+                                    '\\' => single(&escape(&mut chars)),
+                                    c => c,
+                                }
+                            }
+                            _ => lo,
+                        };
+                        ranges.push((lo, hi));
+                    }
+                    Atom::Class(negated, ranges)
+                }
+                '(' | ')' | '|' | '*' | '+' | '?' | '{' | '^' | '$' => {
+                    panic!("the test's regex does not support {c:?} here in {pattern}")
+                }
+                c => Atom::Class(false, vec![(c, c)]),
+            };
+            let (min, max) = match chars.peek() {
+                Some('?') => (0, 1),
+                Some('*') => (0, usize::MAX),
+                Some('+') => (1, usize::MAX),
+                Some('{') => {
+                    let spec: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                    let n = |s: &str| s.parse::<usize>().expect("a count in {}");
+                    atoms.push(match spec.split_once(',') {
+                        Some((a, b)) => (atom, n(a), n(b)),
+                        None => (atom, n(&spec), n(&spec)),
+                    });
+                    continue;
+                }
+                _ => (1, 1),
+            };
+            if (min, max) != (1, 1) {
+                chars.next();
+            }
+            atoms.push((atom, min, max));
+        }
+        Regex { start, end, atoms }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        let chars: Vec<char> = text.chars().collect();
+        let starts = if self.start { 0..=0 } else { 0..=chars.len() };
+        starts.into_iter().any(|i| self.here(&self.atoms, &chars[i..]))
+    }
+
+    fn here(&self, atoms: &[(Atom, usize, usize)], text: &[char]) -> bool {
+        let Some(((atom, min, max), rest)) = atoms.split_first() else {
+            return !self.end || text.is_empty();
+        };
+        let most = text.iter().take(*max).take_while(|c| atom.matches(**c)).count();
+        (*min..=most).rev().any(|n| self.here(rest, &text[n..]))
+    }
+}
+
+#[test]
+fn the_validator_rejects_what_the_document_does_not_allow() {
+    let doc: Value = serde_json::from_str(DOC_FILE).expect("src/api/openapi.json is JSON");
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let ok = |name: &str, v: Value| {
+        let mut errors = Vec::new();
+        validate(&doc, &schema(name), &v, "$", &mut errors);
+        assert!(errors.is_empty(), "{name} should accept {v}: {errors:?}");
+    };
+    let bad = |name: &str, v: Value, why: &str| {
+        let mut errors = Vec::new();
+        validate(&doc, &schema(name), &v, "$", &mut errors);
+        assert!(
+            errors.iter().any(|e| e.contains(why)),
+            "{name} should refuse {v} ({why}): {errors:?}"
+        );
+    };
+    let customer = json!({"nickname": "James", "participantId": "1", "type": "Customer"});
+    let message = json!({"index": 1, "type": "Text", "from": customer, "text": "hi", "utcTime": 1718000000000i64});
+    ok("Message", message.clone());
+    ok(
+        "Message",
+        json!({"index": 2, "type": "PushUrl", "from": customer, "url": "https://x", "utcTime": 0}),
+    );
+    let with = |k: &str, v: Value| {
+        let mut m = message.clone();
+        m[k] = v;
+        m
+    };
+    bad("Message", with("index", json!(0)), "below the minimum");
+    bad("Message", with("index", json!("1")), "not of type integer");
+    bad("Message", with("utcTime", json!(1.5)), "not of type integer");
+    bad("Message", with("utcTime", json!(1718000000000.0)), "not of type integer");
+    bad("Message", with("type", json!("Typing")), "is not one of");
+    bad("Message", with("text", json!(null)), "not of type string");
+    bad("Message", with("extra", json!(1)), "does not allow");
+    bad(
+        "Message",
+        with("from", json!({"nickname": "J", "participantId": 1, "type": "Customer"})),
+        "not of type string",
+    );
+    bad(
+        "Message",
+        with("from", json!({"nickname": "J", "participantId": "01", "type": "Customer"})),
+        "pattern",
+    );
+    bad(
+        "Message",
+        with("from", json!({"nickname": "J", "participantId": "1", "type": "Bot"})),
+        "is not one of",
+    );
+    bad("Message", json!({"index": 1, "type": "Text", "from": customer}), "utcTime is missing");
+    ok("Ack", json!({"statusCode": 0}));
+    bad("Ack", json!({"statusCode": 1}), "is not one of");
+    bad("Ack", json!({"statusCode": 0, "statusMessage": "ok"}), "does not allow");
+    bad("Ack", json!([]), "not of type object");
+    ok("Error", json!({"statusCode": 2, "statusMessage": "no"}));
+    bad("Error", json!({"statusCode": 5, "statusMessage": "no"}), "is not one of");
+    bad("Error", json!({"statusCode": 2}), "statusMessage is missing");
+    bad("Error", json!({"statusCode": 2, "statusMessage": ""}), "shorter than minLength");
+    bad("Error", json!({"statusCode": "2", "statusMessage": "no"}), "not of type integer");
+    let chat = json!({"capabilities": [], "id": "5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e", "participants": [customer], "state": "Idle"});
+    ok("Chat", chat.clone());
+    let mut twice = chat.clone();
+    twice["capabilities"] = json!(["Complete", "Complete"]);
+    bad("Chat", twice, "duplicate");
+    let mut not_uuid = chat.clone();
+    not_uuid["id"] = json!("5b0c8a3e");
+    bad("Chat", not_uuid, "UUID");
+    let mut state = chat;
+    state["state"] = json!("Open");
+    bad("Chat", state, "is not one of");
+    bad("ChatDetailResponse", json!({"chat": {}, "statusCode": 0}), "readCursors is missing");
+    // The error responses narrow statusCode per HTTP status (allOf).
+    let not_found = json!({"$ref": "#/components/responses/NotFound"});
+    let not_found = &deref(&doc, &not_found)["content"]["application/json"]["schema"];
+    assert!(conforms(&doc, not_found, &json!({"statusCode": 6, "statusMessage": "gone"})));
+    assert!(!conforms(&doc, not_found, &json!({"statusCode": 2, "statusMessage": "gone"})));
+    // Request bodies: oneOf by operationName and by action; blank and too long texts.
+    ok("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "Hi"}));
+    ok("ChatOperationRequest", json!({"operationName": "Complete", "text": 5}));
+    bad(
+        "ChatOperationRequest",
+        json!({"operationName": "SendMessage", "text": "  \n"}),
+        "0 of the oneOf",
+    );
+    bad(
+        "ChatOperationRequest",
+        json!({"operationName": "RequestChat", "nickname": "J"}),
+        "0 of the oneOf",
+    );
+    bad(
+        "ChatOperationRequest",
+        json!({"operationName": "SendMessage", "text": "x".repeat(16385)}),
+        "oneOf",
+    );
+    ok("AgentAction", json!({"action": "pushUrl", "url": "HTTPS://example.com/a?b"}));
+    bad("AgentAction", json!({"action": "pushUrl", "url": "ftp://example.com"}), "oneOf");
+    bad("AgentAction", json!({"action": "pushUrl", "url": "https://a\u{7}b"}), "oneOf");
+    bad("AgentAction", json!({"action": "dance"}), "oneOf");
+    ok(
+        "RequestChatRequest",
+        json!({"operationName": "RequestChat", "nickname": "J", "subject": null, "userData": {"a": [1]}}),
+    );
+    bad(
+        "RequestChatRequest",
+        json!({"operationName": "RequestChat", "nickname": "J", "userData": "x"}),
+        "not of type object",
+    );
+    bad(
+        "RequestChatRequest",
+        json!({"operationName": "RequestChat", "nickname": "é".repeat(257)}),
+        "longer than maxLength",
+    );
+    // The regex subset.
+    let re = |p: &str, yes: &[&str], no: &[&str]| {
+        for t in yes {
+            assert!(Regex::new(p).is_match(t), "{p} should match {t:?}");
+        }
+        for t in no {
+            assert!(!Regex::new(p).is_match(t), "{p} should not match {t:?}");
+        }
+    };
+    re("\\S", &["x", "  x ", "\u{a0}é"], &["", " \t\n", "\u{3000}"]);
+    re("^[1-9][0-9]*$", &["1", "20", "999"], &["", "0", "01", "1a", " 1"]);
+    re("^3\\.", &["3.0.3", "3.1"], &["2.0", "33.0"]);
+    re(
+        "^/api/v2/chats/[0-9a-f-]{36}$",
+        &["/api/v2/chats/5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e"],
+        &["/api/v2/chats/5B0C8A3E-2f1d-4c6b-9e7a-0d1c2b3a4f5e", "/api/v2/chats/x"],
+    );
+    re(
+        "^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00-\\x1F\\x7F-\\x9F]*$",
+        &["http://a", "HTTPS://b c"],
+        &["https:/a", "https://a\u{1}", "https://\u{85}", " http://a"],
+    );
+}
+
+// ---- the document, and the checks of answers against it ----
+
+/// One request: method, the document's path template, the real path, headers and body.
+struct Req {
+    method: &'static str,
+    template: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn req(method: &'static str, template: &'static str, path: impl Into<String>) -> Req {
+    Req { method, template, path: path.into(), headers: Vec::new(), body: Vec::new() }
+}
+
+fn get(template: &'static str, path: impl Into<String>) -> Req {
+    req("GET", template, path)
+}
+
+fn post(template: &'static str, path: impl Into<String>, body: Value) -> Req {
+    req("POST", template, path).body(body.to_string().into_bytes())
+}
+
+impl Req {
+    fn body(mut self, body: impl Into<Vec<u8>>) -> Req {
+        self.body = body.into();
+        self.headers.push(("Content-Type", "application/json".into()));
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: &str) -> Req {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Every answer checked against the document; failures are collected so one run reports them all.
+struct Checker {
+    doc: Value,
+    failures: Vec<String>,
+    /// (path template, method, HTTP status) seen and conforming.
+    seen: BTreeSet<(String, String, String)>,
+}
+
+impl Checker {
+    fn new(doc: Value) -> Checker {
+        Checker { doc, failures: Vec::new(), seen: BTreeSet::new() }
+    }
+
+    /// Sends `r` and checks the answer against the document, and that it is the expected HTTP
+    /// status and GWS `statusCode` (None: no body expected).
+    fn run(&mut self, server: &Server, r: Req, status: u16, code: Option<i64>) -> Response {
+        let headers: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = server.request(r.method, &r.path, &headers, &r.body);
+        let what = format!("{} {} (as {} {})", r.method, shown_path(&r.path), r.method, r.template);
+        let got_code =
+            serde_json::from_slice::<Value>(&res.body).ok().map(|b| b["statusCode"].clone());
+        if res.status != status || got_code.as_ref().and_then(Value::as_i64) != code {
+            self.failures.push(format!(
+                "{what}: expected HTTP {status} statusCode {code:?}, got HTTP {} {}",
+                res.status,
+                res.text().chars().take(300).collect::<String>()
+            ));
+        }
+        let ops = self.operations(r.template);
+        let documented = if ops.contains(&r.method.to_ascii_lowercase()) {
+            vec![r.method.to_ascii_lowercase()]
+        } else if res.status == 405 {
+            self.check_allow(&res, &ops, &what);
+            let with_405: Vec<String> = ops
+                .iter()
+                .filter(|m| {
+                    self.doc["paths"][r.template][m.as_str()]["responses"].get("405").is_some()
+                })
+                .cloned()
+                .collect();
+            if with_405.is_empty() {
+                self.failures.push(format!("{what}: no operation on {} documents 405", r.template));
+            }
+            with_405
+        } else {
+            self.failures
+                .push(format!("{what}: the document has no {} on {}", r.method, r.template));
+            return res;
+        };
+        for method in documented {
+            match self.verdict(r.template, &method, &res) {
+                Ok(()) => {
+                    self.seen.insert((r.template.into(), method, res.status.to_string()));
+                }
+                Err(e) => self.failures.push(format!(
+                    "{what} -> HTTP {}: {e}\n    body: {}",
+                    res.status,
+                    res.text().chars().take(400).collect::<String>()
+                )),
+            }
+        }
+        res
+    }
+
+    /// An unknown route: the document's `NotFound` answer.
+    fn unknown_route(&mut self, server: &Server, method: &'static str, path: &str) {
+        let res = server.request(method, path, &[("Content-Type", "application/json")], b"{}");
+        let response =
+            deref(&self.doc, &json!({"$ref": "#/components/responses/NotFound"})).clone();
+        if let Err(e) = self.response_conforms(&response, &res) {
+            self.failures.push(format!("{method} {path} (no route) -> HTTP {}: {e}", res.status));
+        }
+        if res.status != 404 {
+            self.failures.push(format!("{method} {path} (no route): HTTP {}, not 404", res.status));
+        }
+    }
+
+    /// The methods the document has on a path, lowercase.
+    fn operations(&self, template: &str) -> Vec<String> {
+        let item = self.doc["paths"][template].as_object().cloned().unwrap_or_default();
+        item.keys().filter(|k| *k != "parameters").cloned().collect()
+    }
+
+    /// A 405's `Allow` lists exactly the methods the document has on the path.
+    fn check_allow(&mut self, res: &Response, ops: &[String], what: &str) {
+        let allow: BTreeSet<String> = res
+            .header("Allow")
+            .unwrap_or_default()
+            .split(',')
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
+        let documented: BTreeSet<String> = ops.iter().cloned().collect();
+        if allow != documented {
+            self.failures.push(format!("{what}: Allow {allow:?}, the document has {documented:?}"));
+        }
+    }
+
+    fn verdict(&self, template: &str, method: &str, res: &Response) -> Result<(), String> {
+        let responses = &self.doc["paths"][template][method]["responses"];
+        let response = responses.get(res.status.to_string()).or(responses.get("default"));
+        let documented: Vec<&String> =
+            responses.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        let response = response.ok_or_else(|| {
+            format!("HTTP {} is not documented (only {documented:?})", res.status)
+        })?;
+        self.response_conforms(deref(&self.doc, response), res)
+    }
+
+    fn response_conforms(&self, response: &Value, res: &Response) -> Result<(), String> {
+        for (name, header) in
+            response.get("headers").and_then(Value::as_object).into_iter().flatten()
+        {
+            let value = res
+                .header(name)
+                .ok_or_else(|| format!("the documented header {name} is missing"))?;
+            let mut errors = Vec::new();
+            validate(&self.doc, &header["schema"], &json!(value), name, &mut errors);
+            if !errors.is_empty() {
+                return Err(summary(&errors));
+            }
+        }
+        let Some(content) = response.get("content").and_then(Value::as_object) else {
+            return match res.body.is_empty() {
+                true => Ok(()),
+                false => Err("a body where the document has none".into()),
+            };
+        };
+        let content_type = res.header("Content-Type").unwrap_or_default();
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        let schema = &content
+            .get(media)
+            .ok_or_else(|| format!("Content-Type {content_type:?} is not documented"))?["schema"];
+        let body: Value =
+            serde_json::from_slice(&res.body).map_err(|e| format!("the body is not JSON: {e}"))?;
+        let mut errors = Vec::new();
+        validate(&self.doc, schema, &body, "body", &mut errors);
+        match errors.is_empty() {
+            true => Ok(()),
+            false => Err(summary(&errors)),
+        }
+    }
+}
+
+/// The first few of a body's errors (a drift usually repeats in every message).
+fn summary(errors: &[String]) -> String {
+    let more = match errors.len() {
+        n if n > 3 => format!("; and {} more", n - 3),
+        _ => String::new(),
+    };
+    format!("{}{more}", errors[..errors.len().min(3)].join("; "))
+}
+
+fn shown_path(path: &str) -> String {
+    if path.len() > 90 {
+        format!("{}…", &path[..90])
+    } else {
+        path.to_string()
+    }
+}
+
+fn fetch_doc(server: &Server) -> Value {
+    let res = server.get(OPENAPI);
+    assert_eq!(res.status, 200, "GET {OPENAPI}: {}", res.text());
+    assert_eq!(res.header("Content-Type"), Some("application/json"));
+    assert!(res.body == DOC_FILE.as_bytes(), "the served document is src/api/openapi.json");
+    serde_json::from_slice(&res.body).expect("the document is valid JSON")
+}
+
+/// The routes `src/api/mod.rs` registers: path -> methods (uppercase).
+fn server_routes() -> BTreeMap<String, BTreeSet<String>> {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
+    let mut routes = BTreeMap::new();
+    for block in source.split("web::resource(both(\"").skip(1) {
+        let path = block.split('"').next().unwrap().to_string();
+        let methods = block
+            .split(".route(web::")
+            .skip(1)
+            .map(|m| m.split("()").next().unwrap().to_ascii_uppercase())
+            .collect();
+        routes.insert(path, methods);
+    }
+    assert!(routes.len() >= 9, "found the routes of src/api/mod.rs: {routes:?}");
+    routes
+}
+
+#[test]
+fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
+    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let doc = fetch_doc(&server);
+    let version = doc["openapi"].as_str().expect("an openapi version");
+    assert!(version.starts_with("3."), "OpenAPI 3.x, not {version}");
+    assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8888");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    // Also with a trailing slash, like every path.
+    let res = server.get(&format!("{OPENAPI}/"));
+    assert!(res.status == 200 && res.body == DOC_FILE.as_bytes(), "GET {OPENAPI}/");
+
+    // Every route of the server, with its methods (and OPTIONS), is in the document, and nothing else.
+    let documented: BTreeMap<String, BTreeSet<String>> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, item)| {
+            let methods = item.as_object().unwrap().keys().filter(|k| *k != "parameters");
+            (path.clone(), methods.map(|m| m.to_ascii_uppercase()).collect())
+        })
+        .collect();
+    let mut expected = server_routes();
+    for methods in expected.values_mut() {
+        methods.insert("OPTIONS".into());
+    }
+    assert_eq!(documented, expected, "the document's paths and methods are the server's routes");
+
+    // Every $ref resolves; every operation has a unique operationId and documents its errors
+    // with the shared Error schema; every example request body is valid for its schema.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    for r in &refs {
+        deref(&doc, &json!({"$ref": r}));
+    }
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+            assert!(ids.insert(id.to_string()), "operationId {id} twice");
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = deref(&doc, response);
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = &response["content"]["application/json"]["schema"];
+                    assert_eq!(
+                        schema["allOf"][0]["$ref"], "#/components/schemas/Error",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            if let Some(body) = op.get("requestBody") {
+                let media = &body["content"]["application/json"];
+                for (name, example) in media["examples"].as_object().into_iter().flatten() {
+                    let mut errors = Vec::new();
+                    validate(&doc, &media["schema"], &example["value"], name, &mut errors);
+                    assert!(errors.is_empty(), "{method} {path}: example {name}: {errors:?}");
+                }
+            }
+        }
+    }
+    let codes = &doc["components"]["schemas"]["Error"]["properties"]["statusCode"]["enum"];
+    assert_eq!(codes, &json!([1, 2, 3, 4, 6]));
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+                out.push(r.to_string());
+            }
+            map.values().for_each(|x| collect_refs(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
+
+// ---- every operation and every error row, for real ----
+
+fn manual() -> Server {
+    Server::builder().arg("--agent-mode", "manual").start()
+}
+
+fn new_chat(c: &mut Checker, server: &Server, body: Value) -> String {
+    let res = c.run(server, post(CHATS, CHATS, body), 200, Some(0));
+    res.json()["id"].as_str().expect("an id").to_string()
+}
+
+/// The success answers of every operation, in every state, with every kind of message.
+fn successes(c: &mut Checker) {
+    let s = manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let full = json!({"operationName": "RequestChat", "nickname": "Zoë", "subject": "Billing",
+                      "userData": {"customerId": 42, "tags": ["a", 1, null]}, "endpoint": "web"});
+    let other = new_chat(c, &s, full);
+    c.run(
+        &s,
+        post(CHATS, "/api/v2/chats/", json!({"operationName": "RequestChat", "nickname": "S"})),
+        200,
+        Some(0),
+    );
+    let chat = format!("/api/v2/chats/{id}");
+    let agent = format!("/__admin/chats/{id}/agent");
+    c.run(&s, get(CHAT, &chat), 200, Some(0));
+    for op in ["SendStartTypingNotification", "SendStopTypingNotification"] {
+        c.run(&s, post(CHAT, &chat, json!({"operationName": op})), 200, Some(0));
+    }
+    c.run(
+        &s,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "Hello 👋 <b>"})),
+        200,
+        Some(0),
+    );
+    for body in [
+        json!({"action": "join", "nickname": "Ann"}),
+        json!({"action": "typingStarted"}),
+        json!({"action": "message", "text": "Hi James"}),
+        json!({"action": "typingStopped"}),
+        json!({"action": "pushUrl", "url": "https://example.com/help"}),
+        json!({"action": "notice", "text": "Recorded for quality"}),
+    ] {
+        c.run(&s, post(AGENT, &agent, body), 200, Some(0));
+    }
+    c.run(&s, get(CHAT, format!("{chat}/")), 200, Some(0)); // Chatting
+    c.run(&s, post(AGENT, &agent, json!({"action": "leave"})), 200, Some(0));
+    c.run(&s, post(AGENT, &agent, json!({"action": "join", "nickname": null})), 200, Some(0));
+    // A poll, a second poll (nothing new), then reads from an index.
+    for path in [
+        format!("{chat}/messages"),
+        format!("{chat}/messages"),
+        format!("{chat}/messages?index=0"),
+        format!("{chat}/messages?index=5"),
+        format!("{chat}/messages?index=999"),
+    ] {
+        c.run(&s, get(TRANSCRIPT, path), 200, Some(0));
+    }
+    for path in
+        [format!("/__admin/chats/{id}/messages"), format!("/__admin/chats/{id}/messages?index=2")]
+    {
+        c.run(&s, get(AGENT_TRANSCRIPT, path), 200, Some(0));
+    }
+    c.run(&s, post(CHAT, &chat, json!({"operationName": "Complete"})), 200, Some(0));
+    c.run(&s, get(CHAT, &chat), 200, Some(0)); // Idle
+    c.run(
+        &s,
+        post(AGENT, format!("/__admin/chats/{other}/agent"), json!({"action": "complete"})),
+        200,
+        Some(0),
+    );
+    for path in [&id, &other] {
+        c.run(&s, get(ADMIN_CHAT, format!("/__admin/chats/{path}")), 200, Some(0));
+    }
+    let all = c.run(&s, get(TRANSCRIPT, format!("{chat}/messages?index=1")), 200, Some(0)).json();
+    let kinds: BTreeSet<&str> =
+        all["messages"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
+    let every: BTreeSet<&str> = [
+        "Text",
+        "ParticipantJoined",
+        "ParticipantLeft",
+        "TypingStarted",
+        "TypingStopped",
+        "PushUrl",
+        "Notice",
+    ]
+    .into();
+    assert_eq!(kinds, every, "the transcript checked holds every message type");
+    c.run(&s, get(HEALTH, HEALTH), 200, Some(0));
+    for q in [
+        "",
+        "?state=Idle",
+        "?state=WaitingForAgent",
+        "?state=Chatting",
+        "?state=",
+        "?limit=1",
+        "?limit=10000&state=Idle",
+    ] {
+        c.run(&s, get(ADMIN_CHATS, format!("{ADMIN_CHATS}{q}")), 200, Some(0));
+    }
+    c.run(&s, get(OPENAPI, OPENAPI), 200, None);
+    c.run(&s, req("DELETE", ADMIN_CHATS, ADMIN_CHATS), 200, Some(0));
+    c.run(&s, req("DELETE", ADMIN_CHATS, "/__admin/chats/"), 200, Some(0));
+    // Preflights on every path (any id at all).
+    for (template, path) in [
+        (CHATS, CHATS.to_string()),
+        (CHAT, format!("{CHATS}/x")),
+        (TRANSCRIPT, format!("{CHATS}/x/messages")),
+        (HEALTH, HEALTH.into()),
+        (ADMIN_CHATS, ADMIN_CHATS.into()),
+        (ADMIN_CHAT, "/__admin/chats/x".into()),
+        (AGENT, "/__admin/chats/x/agent".into()),
+        (AGENT_TRANSCRIPT, "/__admin/chats/x/messages".into()),
+        (OPENAPI, OPENAPI.into()),
+    ] {
+        let r = req("OPTIONS", template, path)
+            .header("Origin", "http://widget.example.com")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "apikey, contactcenterid, content-type");
+        c.run(&s, r, 204, None);
+    }
+}
+
+/// The bot's side: its messages and its pending work (due times null and not null).
+fn bot_successes(c: &mut Checker) {
+    let slow = Server::builder()
+        .arg("--agent-join-delay", "5s")
+        .arg("--system-message-interval", "20s")
+        .arg("--idle-timeout", "30m")
+        .start();
+    let id = new_chat(c, &slow, json!({"operationName": "RequestChat", "nickname": "James"}));
+    c.run(
+        &slow,
+        post(
+            CHAT,
+            format!("/api/v2/chats/{id}"),
+            json!({"operationName": "SendMessage", "text": "Anyone?"}),
+        ),
+        200,
+        Some(0),
+    );
+    let detail = c.run(&slow, get(ADMIN_CHAT, format!("/__admin/chats/{id}")), 200, Some(0)).json();
+    let kinds: BTreeSet<&str> = detail["chat"]["pendingWork"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["agent_join", "bot_reply", "idle_timeout", "system_message"].into(),
+        "{detail}"
+    );
+    c.run(&slow, get(HEALTH, HEALTH), 200, Some(0));
+
+    let fast = Server::start();
+    let id = new_chat(c, &fast, json!({"operationName": "RequestChat", "nickname": "James"}));
+    c.run(
+        &fast,
+        post(
+            CHAT,
+            format!("/api/v2/chats/{id}"),
+            json!({"operationName": "SendMessage", "text": "Are you there?"}),
+        ),
+        200,
+        Some(0),
+    );
+    fast.wait_for_message(&id, "the bot's reply", |m| m["text"] == "Good question...");
+    c.run(&fast, get(TRANSCRIPT, format!("/api/v2/chats/{id}/messages")), 200, Some(0));
+    c.run(&fast, get(ADMIN_CHAT, format!("/__admin/chats/{id}")), 200, Some(0));
+    c.run(&fast, get(ADMIN_CHATS, ADMIN_CHATS), 200, Some(0));
+}
+
+/// 400 (statusCode 1 and 2), 404 and 405 on every operation, and unknown routes.
+fn refusals(c: &mut Checker) {
+    let s = manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let chat = format!("/api/v2/chats/{id}");
+    let agent = format!("/__admin/chats/{id}/agent");
+    let raw = |template, path: &str, body: &[u8]| req("POST", template, path).body(body);
+    // 400 / 1: missing or blank parameters; bodies that are not a JSON object.
+    for body in [
+        json!({"nickname": "J"}),
+        json!({"operationName": " ", "nickname": "J"}),
+        json!({"operationName": "RequestChat"}),
+        json!({"operationName": "RequestChat", "nickname": "\t "}),
+        json!({"operationName": "RequestChat", "nickname": null}),
+    ] {
+        c.run(&s, post(CHATS, CHATS, body), 400, Some(1));
+    }
+    for body in [
+        json!({"text": "hi"}),
+        json!({"operationName": ""}),
+        json!({"operationName": "SendMessage"}),
+        json!({"operationName": "SendMessage", "text": " \n"}),
+    ] {
+        c.run(&s, post(CHAT, &chat, body), 400, Some(1));
+    }
+    for body in [
+        json!({}),
+        json!({"action": "  "}),
+        json!({"action": "pushUrl"}),
+        json!({"action": "notice", "text": ""}),
+    ] {
+        c.run(&s, post(AGENT, &agent, body), 400, Some(1));
+    }
+    for body in [
+        &b""[..],
+        b"  ",
+        b"not json",
+        b"[1]",
+        b"\"RequestChat\"",
+        b"null",
+        b"{\"operationName\":",
+        b"\xff\xfe",
+    ] {
+        c.run(&s, raw(CHATS, CHATS, body), 400, Some(1));
+        c.run(&s, raw(CHAT, &chat, body), 400, Some(1));
+        c.run(&s, raw(AGENT, &agent, body), 400, Some(1));
+    }
+    // 400 / 2: unknown operations, wrong JSON types, values too long, a bad index, state or limit.
+    let long = |n: usize| "é".repeat(n);
+    for body in [
+        json!({"operationName": "Fly", "nickname": "J"}),
+        json!({"operationName": "SendMessage", "text": "hi"}),
+        json!({"operationName": 3, "nickname": "J"}),
+        json!({"operationName": "RequestChat", "nickname": 5}),
+        json!({"operationName": "RequestChat", "nickname": "J", "userData": "x"}),
+        json!({"operationName": "RequestChat", "nickname": "J", "subject": 12}),
+        json!({"operationName": "RequestChat", "nickname": "J", "endpoint": {}}),
+        json!({"operationName": "RequestChat", "nickname": long(257)}),
+        json!({"operationName": "RequestChat", "nickname": "J", "subject": long(1025)}),
+        json!({"operationName": "RequestChat", "nickname": "J", "endpoint": long(2049)}),
+    ] {
+        c.run(&s, post(CHATS, CHATS, body), 400, Some(2));
+    }
+    for body in [
+        json!({"operationName": "Fly"}),
+        json!({"operationName": "RequestChat", "nickname": "J"}),
+        json!({"operationName": ["SendMessage"]}),
+        json!({"operationName": "SendMessage", "text": 5}),
+        json!({"operationName": "SendMessage", "text": long(16385)}),
+    ] {
+        c.run(&s, post(CHAT, &chat, body), 400, Some(2));
+    }
+    for body in [
+        json!({"action": "dance"}),
+        json!({"action": 5}),
+        json!({"action": "message", "text": "no agent yet"}),
+        json!({"action": "leave"}),
+        json!({"action": "join", "nickname": 7}),
+        json!({"action": "join", "nickname": long(257)}),
+    ] {
+        c.run(&s, post(AGENT, &agent, body), 400, Some(2));
+    }
+    c.run(&s, post(AGENT, &agent, json!({"action": "join", "nickname": "Ann"})), 200, Some(0));
+    for body in [
+        json!({"action": "join", "nickname": "Bob"}),
+        json!({"action": "pushUrl", "url": "ftp://example.com"}),
+        json!({"action": "pushUrl", "url": "javascript:alert(1)"}),
+        json!({"action": "pushUrl", "url": format!("https://{}", "a".repeat(2041))}),
+        json!({"action": "notice", "text": false}),
+        json!({"action": "message", "text": long(16385)}),
+    ] {
+        c.run(&s, post(AGENT, &agent, body), 400, Some(2));
+    }
+    for index in ["-1", "abc", "1.5", "", "99999999999999999999", "1e2"] {
+        c.run(&s, get(TRANSCRIPT, format!("{chat}/messages?index={index}")), 400, Some(2));
+        c.run(
+            &s,
+            get(AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages?index={index}")),
+            400,
+            Some(2),
+        );
+    }
+    for q in ["state=Open", "state=idle", "limit=0", "limit=10001", "limit=x", "limit="] {
+        c.run(&s, get(ADMIN_CHATS, format!("{ADMIN_CHATS}?{q}")), 400, Some(2));
+    }
+    // Not allowed in the chat's state: everything once it is Idle.
+    c.run(&s, post(CHAT, &chat, json!({"operationName": "Complete"})), 200, Some(0));
+    for op in ["SendStartTypingNotification", "SendStopTypingNotification", "Complete"] {
+        c.run(&s, post(CHAT, &chat, json!({"operationName": op})), 400, Some(2));
+    }
+    c.run(
+        &s,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "still there?"})),
+        400,
+        Some(2),
+    );
+    for body in [json!({"action": "complete"}), json!({"action": "join", "nickname": "Ann"})] {
+        c.run(&s, post(AGENT, &agent, body), 400, Some(2));
+    }
+    // 404 / 6: unknown chats, and ids that are not UUIDs.
+    for bad in [
+        uuid::Uuid::new_v4().to_string(),
+        "not-a-uuid".into(),
+        "12345".into(),
+        "%3Cscript%3E".into(),
+    ] {
+        c.run(&s, get(CHAT, format!("/api/v2/chats/{bad}")), 404, Some(6));
+        c.run(
+            &s,
+            post(CHAT, format!("/api/v2/chats/{bad}"), json!({"operationName": "Complete"})),
+            404,
+            Some(6),
+        );
+        c.run(&s, get(TRANSCRIPT, format!("/api/v2/chats/{bad}/messages?index=0")), 404, Some(6));
+        c.run(&s, get(ADMIN_CHAT, format!("/__admin/chats/{bad}")), 404, Some(6));
+        c.run(
+            &s,
+            post(AGENT, format!("/__admin/chats/{bad}/agent"), json!({"action": "join"})),
+            404,
+            Some(6),
+        );
+        c.run(&s, get(AGENT_TRANSCRIPT, format!("/__admin/chats/{bad}/messages")), 404, Some(6));
+    }
+    for path in [
+        "/api",
+        "/api/v2/chat",
+        "/api/v1/chats",
+        &format!("{chat}/typing"),
+        &format!("{chat}/messages/1"),
+        "/__admin",
+        "/__admin/nope",
+        "/__admin/openapi.yaml",
+        "/nope",
+    ] {
+        c.unknown_route(&s, "GET", path);
+        c.unknown_route(&s, "POST", path);
+    }
+    // 405 / 2: every other method on every path (with the Allow header the document implies).
+    for (template, path) in [
+        (CHATS, CHATS.to_string()),
+        (CHAT, chat.clone()),
+        (TRANSCRIPT, format!("{chat}/messages")),
+        (HEALTH, HEALTH.into()),
+        (ADMIN_CHATS, ADMIN_CHATS.into()),
+        (ADMIN_CHAT, format!("/__admin/chats/{id}")),
+        (AGENT, agent.clone()),
+        (AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages")),
+        (OPENAPI, OPENAPI.into()),
+    ] {
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            if !c.operations(template).contains(&method.to_ascii_lowercase()) {
+                c.run(&s, req(method, template, format!("{path}/")).body(&b"{}"[..]), 405, Some(2));
+                c.run(&s, req(method, template, path.clone()).body(&b"{}"[..]), 405, Some(2));
+            }
+        }
+    }
+}
+
+/// 413 on every operation with a body, and 401 on every customer operation.
+fn limits_and_keys(c: &mut Checker) {
+    let s = Server::builder().arg("--agent-mode", "manual").arg("--max-body", "2KiB").start();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let big = |before: &str| format!("{before}{}\"}}", "x".repeat(3000)).into_bytes();
+    c.run(
+        &s,
+        req("POST", CHATS, CHATS)
+            .body(big(r#"{"operationName":"RequestChat","nickname":"J","subject":""#)),
+        413,
+        Some(2),
+    );
+    c.run(
+        &s,
+        req("POST", CHAT, format!("/api/v2/chats/{id}"))
+            .body(big(r#"{"operationName":"SendMessage","text":""#)),
+        413,
+        Some(2),
+    );
+    c.run(
+        &s,
+        req("POST", AGENT, format!("/__admin/chats/{id}/agent"))
+            .body(big(r#"{"action":"message","text":""#)),
+        413,
+        Some(2),
+    );
+
+    let k = Server::builder().arg("--agent-mode", "manual").arg("--require-apikey", "true").start();
+    let with_key = |r: Req| {
+        r.header("apikey", APIKEY).header("ContactCenterId", "0b5ff4a0-7a2f-4c4d-9a3b-1f2e3d4c5b6a")
+    };
+    let res = c.run(
+        &k,
+        with_key(post(CHATS, CHATS, json!({"operationName": "RequestChat", "nickname": "J"}))),
+        200,
+        Some(0),
+    );
+    let id = res.json()["id"].as_str().unwrap().to_string();
+    let chat = format!("/api/v2/chats/{id}");
+    c.run(&k, with_key(get(CHAT, &chat)), 200, Some(0));
+    c.run(&k, with_key(get(TRANSCRIPT, format!("{chat}/messages"))), 200, Some(0));
+    c.run(
+        &k,
+        with_key(post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "hi"}))),
+        200,
+        Some(0),
+    );
+    for key in [None, Some("wrong"), Some("")] {
+        let key_of = |r: Req| match key {
+            Some(v) => r.header("apikey", v),
+            None => r,
+        };
+        c.run(
+            &k,
+            key_of(post(CHATS, CHATS, json!({"operationName": "RequestChat", "nickname": "J"}))),
+            401,
+            Some(3),
+        );
+        c.run(&k, key_of(post(CHAT, &chat, json!({"operationName": "Complete"}))), 401, Some(3));
+        c.run(&k, key_of(get(CHAT, &chat)), 401, Some(3));
+        c.run(&k, key_of(get(TRANSCRIPT, format!("{chat}/messages?index=0"))), 401, Some(3));
+    }
+    // The admin API and the preflight need no key.
+    c.run(&k, get(ADMIN_CHAT, format!("/__admin/chats/{id}")), 200, Some(0));
+    c.run(&k, req("OPTIONS", CHATS, CHATS), 204, None);
+}
+
+/// Every operation that uses the database, with a valid request, once per database failure.
+fn database_operations(id: &str) -> Vec<Req> {
+    vec![
+        get(HEALTH, HEALTH),
+        get(ADMIN_CHATS, ADMIN_CHATS),
+        req("DELETE", ADMIN_CHATS, ADMIN_CHATS),
+        post(CHATS, CHATS, json!({"operationName": "RequestChat", "nickname": "J"})),
+        get(CHAT, format!("/api/v2/chats/{id}")),
+        post(
+            CHAT,
+            format!("/api/v2/chats/{id}"),
+            json!({"operationName": "SendMessage", "text": "hi"}),
+        ),
+        get(TRANSCRIPT, format!("/api/v2/chats/{id}/messages")),
+        get(ADMIN_CHAT, format!("/__admin/chats/{id}")),
+        post(
+            AGENT,
+            format!("/__admin/chats/{id}/agent"),
+            json!({"action": "join", "nickname": "Ann"}),
+        ),
+        get(AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages")),
+    ]
+}
+
+/// 500: the database lost its `chats` table behind the emulator's back (an outside process).
+fn server_failures(c: &mut Checker) {
+    let s = manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let db = rusqlite::Connection::open(s.db()).unwrap();
+    db.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE chats;").unwrap();
+    for r in database_operations(&id) {
+        c.run(&s, r, 500, Some(4));
+    }
+    c.run(&s, get(OPENAPI, OPENAPI), 200, None);
+}
+
+/// 503: the database is locked by another process; one request waits for it (then gives up after
+/// the busy timeout), and with `--max-pending 1` every other request is turned away at once.
+fn busy(c: &mut Checker) {
+    let s = Server::builder().arg("--agent-mode", "manual").arg("--max-pending", "1").start();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let db = rusqlite::Connection::open(s.db()).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let port = s.port;
+    let chat = format!("/api/v2/chats/{id}");
+    let waiting = std::thread::spawn(move || {
+        let body = json!({"operationName": "SendMessage", "text": "waiting"}).to_string();
+        common::http(port, "POST", &chat, &[("Content-Type", "application/json")], body.as_bytes())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    for r in database_operations(&id) {
+        c.run(&s, r, 503, Some(4));
+    }
+    let res = waiting.join().unwrap();
+    db.execute_batch("ROLLBACK").unwrap();
+    // The request that waited gave up after the busy timeout: 503 as documented.
+    let verdict = c.verdict(CHAT, "post", &res);
+    assert_eq!((res.status, verdict), (503, Ok(())), "the request that waited: {}", res.text());
+    c.run(&s, get(CHAT, format!("/api/v2/chats/{id}")), 200, Some(0));
+}
+
+#[test]
+fn every_operation_and_error_row_conforms_to_the_document() {
+    let doc = fetch_doc(&manual());
+    let mut checker = Checker::new(doc.clone());
+    // The 10 s busy timeout runs alongside the rest.
+    let busy_run = std::thread::spawn(move || {
+        let mut c = Checker::new(doc);
+        busy(&mut c);
+        c
+    });
+    successes(&mut checker);
+    bot_successes(&mut checker);
+    refusals(&mut checker);
+    limits_and_keys(&mut checker);
+    server_failures(&mut checker);
+    let busy_checker = busy_run.join().expect("the 503 run");
+    checker.failures.extend(busy_checker.failures);
+    checker.seen.extend(busy_checker.seen);
+
+    assert!(
+        checker.failures.is_empty(),
+        "{} answers do not conform to the document:\n{}",
+        checker.failures.len(),
+        checker.failures.join("\n")
+    );
+    // Every status the document lists for every operation was seen: it promises nothing else.
+    let mut unseen = Vec::new();
+    for (path, item) in checker.doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
+            for status in op["responses"].as_object().unwrap().keys() {
+                if !checker.seen.contains(&(path.clone(), method.clone(), status.clone())) {
+                    unseen.push(format!("{} {path} -> {status}", method.to_ascii_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(unseen.is_empty(), "documented but never seen:\n{}", unseen.join("\n"));
+}
