@@ -398,6 +398,8 @@ fn ten_thousand_open_chats_do_not_delay_the_scheduler() {
     assert_clean_logs(&server);
 }
 
+const UNKNOWN_CHAT: &str = "00000000-0000-4000-8000-000000000000";
+
 /// With more requests waiting for the database than `--max-pending`, the emulator answers 503
 /// with a GWS body at once instead of queueing without bound. The test itself holds SQLite's
 /// write lock, so the first request waits inside the emulator and the others find the queue full.
@@ -419,12 +421,13 @@ fn a_full_database_queue_answers_503_instead_of_falling_over() {
             let (server, id, text) = (server.clone(), id.clone(), text.clone());
             std::thread::spawn(move || server.send_message(&id, &text))
         };
-        // Probe with GetChat: a read, which WAL lets through despite our lock, so a probe never
-        // waits itself. It is refused once the first writer holds the place in the queue.
+        // Probe with GetChat of an unknown chat: a read that misses the read cache, so it queues
+        // for the database, and that WAL lets through despite our lock, so a probe never waits
+        // itself. It is refused once the first writer holds the place in the queue.
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut probe = None;
         while probe.is_none() && Instant::now() < deadline && !first.is_finished() {
-            let res = server.get(&format!("/api/v2/chats/{id}"));
+            let res = server.get(&format!("/api/v2/chats/{UNKNOWN_CHAT}"));
             probe = (res.status == 503).then_some(res);
         }
         match probe {

@@ -106,9 +106,15 @@ pub async fn get_chat(state: State, path: web::Path<String>) -> HttpResponse {
     let raw = path.into_inner();
     let result = async {
         let id = chat_id(&raw)?;
-        let st = state.clone();
-        let id2 = id.clone();
-        let chat = blocking(&state, &id, move || st.store.get_chat(&id2)).await?;
+        // The read cache answers most GetChats without a trip to the blocking pool.
+        let chat = match state.store.cached_chat(&id) {
+            Some(chat) => chat,
+            None => {
+                let st = state.clone();
+                let id2 = id.clone();
+                blocking(&state, &id, move || st.store.get_chat(&id2)).await?
+            }
+        };
         ok(&GetChatAnswer { chat, status_code: 0 })
     }
     .await;
@@ -141,12 +147,20 @@ pub async fn transcript(
     let id2 = id.clone();
     let messages = match from {
         None => {
-            let unread = blocking(state, &id, move || st.store.has_unread(&id2, reader)).await?;
+            // The common poll finds nothing new: the read cache usually knows without a trip to
+            // the database; when it does not, a read finds out (and fills it).
+            let unread = match state.store.cached_unread(&id, reader) {
+                Some(unread) => unread,
+                None => blocking(state, &id, move || st.store.has_unread(&id2, reader)).await?,
+            };
             if unread {
                 writing(state, &id, state.store.take_unread(id.clone(), reader, page)).await?
             } else {
                 Vec::new()
             }
+        }
+        Some(n) if state.store.cached_last_index(&id).is_some_and(|last| n.max(1) > last) => {
+            Vec::new()
         }
         Some(n) => {
             let (messages, behind) =

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::cache::{touch, touch_all, Entry};
 use super::{now_ms, state_from_db, Result, Store, StoreError};
 use crate::domain::{MessageType, Operation, ParticipantType, State};
 use crate::sim::{ms, Sim};
@@ -72,8 +73,8 @@ impl AgentAction {
 /// Whose read cursor a transcript read moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
-    Customer,
-    Agent,
+    Customer = 0,
+    Agent = 1,
 }
 
 impl Reader {
@@ -109,7 +110,7 @@ pub struct MessageView {
 }
 
 /// The `chat` object of GetChat.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ChatView {
     pub capabilities: Vec<&'static str>,
     pub id: String,
@@ -196,6 +197,7 @@ pub(super) fn append(
     url: Option<&str>,
     now: i64,
 ) -> Result<i64> {
+    touch(chat);
     let index: i64 = conn
         .prepare_cached(
             "UPDATE chats SET last_index = last_index + 1 WHERE rowid = ?1 RETURNING last_index",
@@ -221,6 +223,7 @@ pub(super) fn append_event(
 }
 
 fn set_state(conn: &Connection, chat: i64, state: State) -> Result<()> {
+    touch(chat);
     conn.prepare_cached("UPDATE chats SET state = ?2 WHERE rowid = ?1")?
         .execute(params![chat, state.as_str()])?;
     Ok(())
@@ -245,6 +248,7 @@ fn add_participant(
 }
 
 fn mark_left(conn: &Connection, chat: i64, participant: i64, now: i64) -> Result<()> {
+    touch(chat);
     conn.prepare_cached(
         "UPDATE participants SET left_at = ?3 WHERE chat_rowid = ?1 AND participant_id = ?2",
     )?
@@ -333,6 +337,7 @@ fn delete_jobs(conn: &Connection, chat: i64) -> Result<()> {
 }
 
 fn end_chat(conn: &Connection, chat: i64, now: i64) -> Result<()> {
+    touch(chat);
     conn.prepare_cached("UPDATE chats SET state = 'Idle', ended_at = ?2 WHERE rowid = ?1")?
         .execute(params![chat, now])?;
     delete_jobs(conn, chat)
@@ -387,6 +392,7 @@ fn read_messages(conn: &Connection, chat: i64, after: i64, limit: i64) -> Result
 }
 
 fn move_cursor(conn: &Connection, chat: i64, reader: Reader, to: i64) -> Result<()> {
+    touch(chat);
     conn.prepare_cached(
         "INSERT INTO read_cursors (chat_rowid, reader, last_read_index) VALUES (?1, ?2, ?3)
          ON CONFLICT (chat_rowid, reader)
@@ -399,15 +405,54 @@ fn move_cursor(conn: &Connection, chat: i64, reader: Reader, to: i64) -> Result<
 impl Store {
     /// GetChat: state, capabilities, and the participants currently in the chat.
     pub fn get_chat(&self, chat_id: &str) -> Result<ChatView> {
+        Ok(self.snapshot(chat_id)?.view)
+    }
+
+    /// GetChat's view, if the read cache has it (no database trip).
+    pub fn cached_chat(&self, chat_id: &str) -> Option<ChatView> {
+        self.cache().with(chat_id, |e| e.view.clone())
+    }
+
+    /// Whether `reader` has unread messages, if the read cache knows.
+    pub fn cached_unread(&self, chat_id: &str, reader: Reader) -> Option<bool> {
+        self.cache().with(chat_id, |e| e.cursors[reader as usize] < e.last_index)
+    }
+
+    /// The chat's last message index, if the read cache knows.
+    pub fn cached_last_index(&self, chat_id: &str) -> Option<i64> {
+        self.cache().with(chat_id, |e| e.last_index)
+    }
+
+    /// Reads what the fast paths need about a chat (state, present participants, last index,
+    /// cursors) in one read transaction, and keeps it in the read cache.
+    fn snapshot(&self, chat_id: &str) -> Result<Entry> {
+        let generation = self.cache().generation();
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        let chat = find_chat(&tx, chat_id)?;
+        let (rowid, state, last_index): (i64, String, i64) = tx
+            .prepare_cached("SELECT rowid, state, last_index FROM chats WHERE id = ?1")?
+            .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .ok_or(StoreError::ChatNotFound)?;
+        let state = state_from_db(&state);
+        let mut cursors = [0, 0];
+        for row in tx
+            .prepare_cached(
+                "SELECT reader, last_read_index FROM read_cursors WHERE chat_rowid = ?1",
+            )?
+            .query_map([rowid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        {
+            let (reader, index) = row?;
+            let slot =
+                if reader == Reader::Agent.as_str() { Reader::Agent } else { Reader::Customer };
+            cursors[slot as usize] = index;
+        }
         let participants = tx
             .prepare_cached(
                 "SELECT participant_id, nickname, type FROM participants
                  WHERE chat_rowid = ?1 AND left_at IS NULL ORDER BY participant_id",
             )?
-            .query_map([chat.rowid], |r| {
+            .query_map([rowid], |r| {
                 Ok(ParticipantView {
                     participant_id: r.get::<_, i64>(0)?.to_string(),
                     nickname: r.get(1)?,
@@ -415,12 +460,15 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(ChatView {
-            capabilities: capabilities(chat.state),
+        let view = ChatView {
+            capabilities: capabilities(state),
             id: chat_id.to_string(),
             participants,
-            state: chat.state.as_str(),
-        })
+            state: state.as_str(),
+        };
+        let entry = Entry { rowid, last_index, cursors, view };
+        self.cache().fill(generation, chat_id, entry.clone());
+        Ok(entry)
     }
 
     /// The admin list of chats, newest first.
@@ -585,19 +633,8 @@ impl Store {
     /// Whether `reader` has messages it has not received (a read: the common poll finds nothing
     /// new and is answered without the writer).
     pub fn has_unread(&self, chat_id: &str, reader: Reader) -> Result<bool> {
-        let conn = self.conn()?;
-        let seen: Option<(i64, i64)> = conn
-            .prepare_cached(
-                "SELECT c.last_index, coalesce(r.last_read_index, 0) FROM chats c
-                 LEFT JOIN read_cursors r ON r.chat_rowid = c.rowid AND r.reader = ?2
-                 WHERE c.id = ?1",
-            )?
-            .query_row(params![chat_id, reader.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        match seen {
-            None => Err(StoreError::ChatNotFound),
-            Some((last, read)) => Ok(read < last),
-        }
+        let entry = self.snapshot(chat_id)?;
+        Ok(entry.cursors[reader as usize] < entry.last_index)
     }
 
     /// GetTranscript without `index`: up to `page` messages `reader` has not received, moving its
@@ -814,6 +851,7 @@ fn agent_action_op(tx: &Connection, chat_id: &str, action: &AgentAction, sim: &S
 
 /// Deletes every chat (and with them their messages, cursors and pending work).
 fn delete_all_chats_op(tx: &Connection) -> Result<usize> {
+    touch_all();
     let n = tx.execute("DELETE FROM chats", [])?;
     Ok(n)
 }

@@ -5,6 +5,7 @@
 //! contend for SQLite's lock, and an operation is acknowledged only after its transaction committed
 //! to the WAL (durable against a process crash). Reads use a pool of connections.
 
+mod cache;
 mod chats;
 mod jobs;
 mod writer;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+use cache::ReadCache;
 pub use chats::{
     AgentAction, ChatDetail, ChatSummary, ChatView, CustomerAction, Health, MessageView, NewChat,
     ParticipantDetail, ParticipantView, Reader,
@@ -57,6 +59,8 @@ struct Inner {
     file: Mutex<Option<(u64, u64)>>,
     /// The one thread that writes (see `writer.rs`).
     writer: Writer,
+    /// What the hottest reads need, kept in step by the writer (see `cache.rs`).
+    cache: Arc<ReadCache>,
 }
 
 /// A pooled connection that keeps the pool's read guard until it is dropped.
@@ -142,7 +146,8 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> std::result::Result<Store, OpenError> {
         let pool = open_pool(path)?;
-        let writer = Writer::start(open_writer(path)?);
+        let cache = Arc::new(ReadCache::default());
+        let writer = Writer::start(open_writer(path)?, cache.clone());
         let file = file_id(path);
         let store = Store {
             inner: Arc::new(Inner {
@@ -150,6 +155,7 @@ impl Store {
                 pool: RwLock::new(Some(pool)),
                 file: Mutex::new(file),
                 writer,
+                cache,
             }),
         };
         start_checkpointer(Arc::downgrade(&store.inner));
@@ -177,6 +183,10 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    fn cache(&self) -> &ReadCache {
+        &self.inner.cache
     }
 
     pub(crate) fn conn(&self) -> Result<Conn<'_>> {

@@ -5,10 +5,12 @@
 //! one commit, and writers never contend for SQLite's lock (no busy waits, no sleeps).
 
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::cache::{take_touched, ReadCache};
 use super::{Result, StoreError};
 
 /// Most operations committed together.
@@ -78,11 +80,13 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection) -> Writer {
+    /// Starts the writer thread on `conn`; after each commit it drops what it touched from
+    /// `cache`.
+    pub(super) fn start(conn: Connection, cache: Arc<ReadCache>) -> Writer {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("gws-writer".into())
-            .spawn(move || run(Some(conn), rx))
+            .spawn(move || run(Some(conn), rx, &cache))
             .expect("start the writer thread");
         Writer { tx }
     }
@@ -105,7 +109,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Option<Connection>, rx: Receiver<Message>) {
+fn run(mut conn: Option<Connection>, rx: Receiver<Message>, cache: &ReadCache) {
     let mut batch: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -113,8 +117,9 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>) {
             match next.take() {
                 Some(Message::Op(op)) => batch.push(op),
                 Some(Message::Exclusive(f)) => {
-                    commit_batch(conn.as_ref(), &mut batch);
+                    commit_batch(conn.as_ref(), &mut batch, cache);
                     f(&mut conn);
+                    cache.clear();
                 }
                 None => break,
             }
@@ -123,12 +128,12 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>) {
             }
             next = rx.try_recv().ok();
         }
-        commit_batch(conn.as_ref(), &mut batch);
+        commit_batch(conn.as_ref(), &mut batch, cache);
     }
 }
 
 /// Runs the queued operations in one transaction, each in a savepoint, commits, and answers.
-fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>) {
+fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, cache: &ReadCache) {
     if batch.is_empty() {
         return;
     }
@@ -158,6 +163,8 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>) {
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
+    // Before anyone is answered: a client that got its acknowledgement reads its own write.
+    cache.invalidate(&take_touched());
     let commit = outcome.as_ref().map(|_| ());
     for op in batch.drain(..) {
         op.finish(commit);
