@@ -163,7 +163,7 @@ const OPTIONS: &[OptSpec] = &[
     OptSpec {
         name: "scheduler-tick",
         env: "GWS_SCHEDULER_TICK",
-        default: "50ms",
+        default: "20ms",
         value: "DURATION",
         help: "how often the scheduler looks for due work",
     },
