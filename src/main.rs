@@ -1,8 +1,7 @@
 use std::process::ExitCode;
 
 use gws_emulator::config::{help_text, Config, ConfigError};
-use gws_emulator::logging;
-use gws_emulator::startup::Application;
+use gws_emulator::startup::serve;
 
 fn main() -> ExitCode {
     let config = match Config::from_env_and_args() {
@@ -20,15 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(msg) = logging::init(&config.log_dir) {
-        eprintln!("gws-emulator: {msg}");
-        return ExitCode::from(1);
-    }
-    let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(config).map_err(|e| e.0)?;
-        app.run_until_stopped().await.map_err(|e| format!("the server stopped: {e}"))
-    });
-    match result {
+    match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("gws-emulator: {msg}");

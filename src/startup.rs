@@ -29,6 +29,16 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// What `main` does once the configuration is parsed: starts logging, runs the emulator until it
+/// is stopped. Returns a one-line error a person can act on.
+pub fn serve(config: Config) -> Result<(), String> {
+    crate::logging::init(&config.log_dir)?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config).map_err(|e| e.0)?;
+        app.run_until_stopped().await.map_err(|e| format!("the server stopped: {e}"))
+    })
+}
+
 pub struct Application {
     server: Server,
     port: u16,

@@ -36,7 +36,7 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use gws_emulator::config::{parse_duration, Config};
 use gws_emulator::scheduler::{self, StopFlag};
 use gws_emulator::sim::Sim;
-use gws_emulator::startup::Application;
+use gws_emulator::startup::serve;
 use gws_emulator::store::{now_ms, Store, MIGRATIONS};
 
 /// Every case, in the order they run, with what it measures.
@@ -150,15 +150,7 @@ fn serve_emulator(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(msg) = gws_emulator::logging::init(&config.log_dir) {
-        eprintln!("gws-bench --serve-emulator: {msg}");
-        return ExitCode::from(1);
-    }
-    let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(config).map_err(|e| e.0)?;
-        app.run_until_stopped().await.map_err(|e| format!("the server stopped: {e}"))
-    });
-    match result {
+    match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("gws-bench --serve-emulator: {msg}");
