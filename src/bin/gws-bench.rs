@@ -749,7 +749,9 @@ impl Bench {
                 cmd.env_remove(&key);
             }
         }
-        cmd.env("RUST_LOG", "warn").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(stderr);
+        // GWS_BENCH_LOG=info measures with the emulator's default one line per request.
+        let level = std::env::var("GWS_BENCH_LOG").unwrap_or_else(|_| "warn".to_string());
+        cmd.env("RUST_LOG", level).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(stderr);
         let spawned = Instant::now();
         let mut child =
             cmd.spawn().map_err(|e| format!("cannot start {}: {e}", self.exe.display()))?;
