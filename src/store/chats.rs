@@ -147,7 +147,8 @@ pub struct ChatDetail {
     pub id: String,
     pub nickname: String,
     pub subject: String,
-    pub user_data: Option<serde_json::Value>,
+    /// The stored JSON text, passed through as it is (not parsed and encoded again).
+    pub user_data: Option<Box<serde_json::value::RawValue>>,
     pub endpoint: Option<String>,
     pub state: &'static str,
     pub capabilities: Vec<&'static str>,
@@ -557,7 +558,7 @@ impl Store {
             id: chat_id.to_string(),
             nickname,
             subject,
-            user_data: user_data.and_then(|s| serde_json::from_str(&s).ok()),
+            user_data: user_data.and_then(|s| serde_json::value::RawValue::from_string(s).ok()),
             endpoint,
             state: chat.state.as_str(),
             capabilities: capabilities(chat.state),
