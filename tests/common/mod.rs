@@ -200,7 +200,13 @@ impl Server {
     /// Stops the emulator the way a person does (SIGTERM, like Ctrl-C) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            // The shell's built-in kill: no package (procps) needed on a fresh machine.
+            let sent = Command::new("sh")
+                .arg("-c")
+                .arg(format!("kill -TERM {}", child.id()))
+                .status()
+                .expect("run sh to send SIGTERM");
+            assert!(sent.success(), "could not send SIGTERM to the emulator");
             let deadline = Instant::now() + Duration::from_secs(15);
             loop {
                 if child.try_wait().unwrap().is_some() {
