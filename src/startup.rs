@@ -41,7 +41,6 @@ pub fn serve(config: Config) -> Result<(), String> {
 
 pub struct Application {
     server: Server,
-    port: u16,
     stop: StopFlag,
 }
 
@@ -126,11 +125,7 @@ impl Application {
         );
         // The first line on stdout, for people and for tests that started us on port 0.
         println!("gws-emulator listening on {url}");
-        Ok(Application { server, port: local.port(), stop })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
+        Ok(Application { server, stop })
     }
 
     /// Runs until SIGINT (Ctrl-C) or SIGTERM. The scheduler stops first, so no simulated

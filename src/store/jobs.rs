@@ -25,13 +25,6 @@ impl Store {
         Ok(ids.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// When the next job falls due, if any is scheduled.
-    pub fn next_due(&self) -> Result<Option<i64>> {
-        let conn = self.conn()?;
-        let next = conn.query_row("SELECT min(due_at) FROM jobs", [], |r| r.get(0))?;
-        Ok(next)
-    }
-
     /// Runs the jobs `ids`, all queued to the writer at once (so they share its transactions),
     /// and returns each one's result once it committed.
     pub fn run_jobs(&self, ids: &[i64], now: i64, sim: &Arc<Sim>) -> Vec<Result<()>> {
