@@ -75,6 +75,10 @@ pub fn respond(
         Ok(res) => res,
         Err(e) => e.error_response(),
     };
+    // Only `log_request` reads the entry: with info lines off, build it for 5xx alone.
+    if res.status().as_u16() < 500 && !log::log_enabled!(log::Level::Info) {
+        return res;
+    }
     let outcome = res.extensions_mut().remove::<RequestLog>().and_then(|l| l.outcome);
     res.extensions_mut().insert(RequestLog {
         operation: Some(operation.to_string()),
@@ -340,19 +344,23 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
     let method = req.method().clone();
-    let path: String = req.path().chars().take(200).collect();
+    let uri = req.uri().clone();
     let res = next.call(req).await?;
     let status = res.status().as_u16();
+    // Info is the level of a request's line; a 5xx is logged at error whatever the level.
+    if status < 500 && !log::log_enabled!(log::Level::Info) {
+        return Ok(res);
+    }
     let elapsed = start.elapsed();
-    let entry = res.response().extensions().get::<RequestLog>().cloned();
-    match entry {
+    let path: String = uri.path().chars().take(200).collect();
+    match res.response().extensions().get::<RequestLog>() {
         Some(RequestLog { operation, chat, outcome }) => {
             let what = match (operation, chat) {
                 (Some(op), Some(chat)) => format!("{op} chat={chat}"),
                 (Some(op), None) => format!("{op} ({method} {path})"),
                 (None, _) => format!("{method} {path}"),
             };
-            let outcome = outcome.map(|o| format!(" {o}")).unwrap_or_default();
+            let outcome = outcome.as_ref().map(|o| format!(" {o}")).unwrap_or_default();
             let level = if status >= 500 { log::Level::Error } else { log::Level::Info };
             log::log!(level, "{what} -> {status}{outcome} ({elapsed:.1?})");
         }
