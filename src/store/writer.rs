@@ -20,8 +20,9 @@ const MAX_BATCH: usize = 512;
 trait WriteOp: Send {
     /// Runs the operation; false if it failed (its savepoint is then rolled back).
     fn run(&mut self, conn: &Connection) -> bool;
-    /// Sends the result: the operation's own, or the commit's error.
-    fn finish(self: Box<Self>, commit: std::result::Result<(), &rusqlite::Error>);
+    /// Sends the result: the operation's own, or why it was not committed (`None`: there is
+    /// no database right now, after a failed reopen).
+    fn finish(self: Box<Self>, commit: std::result::Result<(), Option<&rusqlite::Error>>);
 }
 
 struct Op<T, F> {
@@ -43,14 +44,15 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit: std::result::Result<(), &rusqlite::Error>) {
+    fn finish(self: Box<Self>, commit: std::result::Result<(), Option<&rusqlite::Error>>) {
         let result = match commit {
             Ok(()) => self.result.unwrap_or(Err(StoreError::Unavailable)),
             // A refused operation changed nothing either way: keep its own answer.
             Err(_) if matches!(self.result, Some(Err(_))) => {
                 self.result.unwrap_or(Err(StoreError::Unavailable))
             }
-            Err(e) => Err(StoreError::Db(clone_error(e))),
+            Err(Some(e)) => Err(StoreError::Db(clone_error(e))),
+            Err(None) => Err(StoreError::Unavailable),
         };
         let _ = self.reply.send(result);
     }
@@ -139,7 +141,7 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
     }
     let Some(conn) = conn else {
         for op in batch.drain(..) {
-            op.finish(Err(&rusqlite::Error::InvalidQuery));
+            op.finish(Err(None));
         }
         return;
     };
@@ -165,7 +167,7 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
     }
     // Before anyone is answered: a client that got its acknowledgement reads its own write.
     cache.invalidate(&take_touched());
-    let commit = outcome.as_ref().map(|_| ());
+    let commit = outcome.as_ref().map(|_| ()).map_err(Some);
     for op in batch.drain(..) {
         op.finish(commit);
     }
