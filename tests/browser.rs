@@ -59,6 +59,12 @@ fn shown_indexes(all: &[Value]) -> Vec<i64> {
         .collect()
 }
 
+/// Types `text` into `input` and presses Enter, as a person sends a message.
+fn send_with_enter(b: &Browser, input: &str, text: &str) {
+    b.type_into(input, text);
+    b.type_into(input, ENTER);
+}
+
 fn has_line(lines: &[Line], kind: &str, from: &str, text: &str) -> bool {
     lines.iter().any(|l| l.kind == kind && l.from == from && l.text.contains(text))
 }
@@ -71,8 +77,7 @@ fn a_customer_chats_with_the_bot_in_the_widget() {
 
     wait_state(&b, "#state", "Chatting");
     assert!(b.text("#state").contains("Kate"), "names the agent: {}", b.text("#state"));
-    b.type_into("#message", "Are you there?");
-    b.type_into("#message", ENTER);
+    send_with_enter(&b, "#message", "Are you there?");
     b.wait_until("the bot's answer", || {
         has_line(&b.lines("#transcript"), "Text", "Agent", "Good question...")
     });
@@ -178,8 +183,7 @@ fn markup_in_messages_is_shown_as_text_and_never_runs() {
     let id = start_chat(&customer, &server, "<b>Mallory</b>", "<i>subject</i>");
     let evil = "<img src=x onerror=alert(1)>";
     let evil2 = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>";
-    customer.type_into("#message", evil);
-    customer.type_into("#message", ENTER);
+    send_with_enter(&customer, "#message", evil);
     server.agent(&id, json!({"action": "join", "nickname": "<svg onload=window.__xss=3>"}));
     server.agent(&id, json!({"action": "message", "text": evil2}));
     server.agent(
@@ -229,8 +233,7 @@ fn a_reload_resumes_the_same_chat_until_it_ends() {
     let Some(b) = Browser::launch() else { return };
     let id = start_chat(&b, &server, "Ada", "Resume me");
     wait_state(&b, "#state", "Chatting");
-    b.type_into("#message", "First question?");
-    b.type_into("#message", ENTER);
+    send_with_enter(&b, "#message", "First question?");
     b.wait_until("the answer", || {
         has_line(&b.lines("#transcript"), "Text", "Agent", "Good question...")
     });
@@ -245,8 +248,7 @@ fn a_reload_resumes_the_same_chat_until_it_ends() {
     assert_no_doubles(&after);
     assert!(!b.visible("#chat-form"), "no new-chat form while the chat goes on");
 
-    b.type_into("#message", "Second one!");
-    b.type_into("#message", ENTER);
+    send_with_enter(&b, "#message", "Second one!");
     b.wait_until("the second answer", || {
         has_line(&b.lines("#transcript"), "Text", "Agent", "Neat.")
     });
@@ -304,8 +306,7 @@ fn the_widget_fits_a_phone_and_is_labelled_for_screen_readers() {
     b.screenshot("widget-phone-form");
     let id = start_chat(&b, &server, "Ada", "On the go");
     wait_state(&b, "#state", "Chatting");
-    b.type_into("#message", "Hello from a phone");
-    b.type_into("#message", ENTER);
+    send_with_enter(&b, "#message", "Hello from a phone");
     b.wait_until("the answer", || {
         has_line(&b.lines("#transcript"), "Text", "Agent", "to you too!")
     });
