@@ -651,22 +651,12 @@ fn fetch_doc(server: &Server) -> Value {
     serde_json::from_slice(&res.body).expect("the document is valid JSON")
 }
 
-/// The routes `src/api/mod.rs` registers: path -> methods (uppercase).
+/// The routes the server registers (`gws_emulator::api::ROUTES`): path -> methods (uppercase).
 fn server_routes() -> BTreeMap<String, BTreeSet<String>> {
-    let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs")).unwrap();
-    let mut routes = BTreeMap::new();
-    for block in source.split("web::resource(both(\"").skip(1) {
-        let path = block.split('"').next().unwrap().to_string();
-        let methods = block
-            .split(".route(web::")
-            .skip(1)
-            .map(|m| m.split("()").next().unwrap().to_ascii_uppercase())
-            .collect();
-        routes.insert(path, methods);
-    }
-    assert!(routes.len() >= 9, "found the routes of src/api/mod.rs: {routes:?}");
-    routes
+    gws_emulator::api::ROUTES
+        .iter()
+        .map(|r| (r.path.to_string(), r.endpoints.iter().map(|e| e.method().to_string()).collect()))
+        .collect()
 }
 
 #[test]

@@ -184,58 +184,97 @@ pub fn query_map(req: &HttpRequest) -> Result<std::collections::HashMap<String, 
         .map_err(|e| ApiError::invalid(format!("the query string is not valid: {e}")))
 }
 
-/// The customer and admin API routes, each with and without a trailing slash.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    fn both(path: &str) -> [String; 2] {
-        [path.to_string(), format!("{path}/")]
+/// One method on one path, and the handler that answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    RequestChat,
+    ChatOperation,
+    GetChat,
+    GetTranscript,
+    Health,
+    ListChats,
+    DeleteAllChats,
+    ChatDetail,
+    AgentAction,
+    AgentTranscript,
+    OpenApi,
+}
+
+impl Endpoint {
+    /// The HTTP method, uppercase.
+    pub fn method(self) -> &'static str {
+        match self {
+            Endpoint::RequestChat | Endpoint::ChatOperation | Endpoint::AgentAction => "POST",
+            Endpoint::DeleteAllChats => "DELETE",
+            Endpoint::GetChat
+            | Endpoint::GetTranscript
+            | Endpoint::Health
+            | Endpoint::ListChats
+            | Endpoint::ChatDetail
+            | Endpoint::AgentTranscript
+            | Endpoint::OpenApi => "GET",
+        }
     }
-    cfg.service(
-        web::resource(both("/api/v2/chats"))
-            .route(web::post().to(customer::request_chat))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "POST"))),
-    )
-    .service(
-        web::resource(both("/api/v2/chats/{id}"))
-            .route(web::get().to(customer::get_chat))
-            .route(web::post().to(customer::chat_operation))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET or POST"))),
-    )
-    .service(
-        web::resource(both("/api/v2/chats/{id}/messages"))
-            .route(web::get().to(customer::get_transcript))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
-    )
-    .service(
-        web::resource(both("/__admin/health"))
-            .route(web::get().to(admin::health))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
-    )
-    .service(
-        web::resource(both("/__admin/chats"))
-            .route(web::get().to(admin::list_chats))
-            .route(web::delete().to(admin::delete_all_chats))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET or DELETE"))),
-    )
-    .service(
-        web::resource(both("/__admin/chats/{id}"))
-            .route(web::get().to(admin::chat_detail))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
-    )
-    .service(
-        web::resource(both("/__admin/chats/{id}/agent"))
-            .route(web::post().to(admin::agent_action))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "POST"))),
-    )
-    .service(
-        web::resource(both("/__admin/chats/{id}/messages"))
-            .route(web::get().to(admin::agent_transcript))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
-    )
-    .service(
-        web::resource(both("/__admin/openapi.json"))
-            .route(web::get().to(admin::openapi))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, "GET"))),
-    );
+
+    fn route(self) -> actix_web::Route {
+        let method = match self.method() {
+            "POST" => web::post(),
+            "DELETE" => web::delete(),
+            _ => web::get(),
+        };
+        match self {
+            Endpoint::RequestChat => method.to(customer::request_chat),
+            Endpoint::ChatOperation => method.to(customer::chat_operation),
+            Endpoint::GetChat => method.to(customer::get_chat),
+            Endpoint::GetTranscript => method.to(customer::get_transcript),
+            Endpoint::Health => method.to(admin::health),
+            Endpoint::ListChats => method.to(admin::list_chats),
+            Endpoint::DeleteAllChats => method.to(admin::delete_all_chats),
+            Endpoint::ChatDetail => method.to(admin::chat_detail),
+            Endpoint::AgentAction => method.to(admin::agent_action),
+            Endpoint::AgentTranscript => method.to(admin::agent_transcript),
+            Endpoint::OpenApi => method.to(admin::openapi),
+        }
+    }
+}
+
+/// A path template (`{id}` for a chat id) and what answers on it. Served with and without a
+/// trailing slash.
+#[derive(Debug)]
+pub struct Route {
+    pub path: &'static str,
+    pub endpoints: &'static [Endpoint],
+}
+
+/// Every route of the customer and admin APIs: `routes` registers exactly these, and the tests
+/// check the OpenAPI document against them.
+pub const ROUTES: &[Route] = &[
+    Route { path: "/api/v2/chats", endpoints: &[Endpoint::RequestChat] },
+    Route { path: "/api/v2/chats/{id}", endpoints: &[Endpoint::GetChat, Endpoint::ChatOperation] },
+    Route { path: "/api/v2/chats/{id}/messages", endpoints: &[Endpoint::GetTranscript] },
+    Route { path: "/__admin/health", endpoints: &[Endpoint::Health] },
+    Route { path: "/__admin/chats", endpoints: &[Endpoint::ListChats, Endpoint::DeleteAllChats] },
+    Route { path: "/__admin/chats/{id}", endpoints: &[Endpoint::ChatDetail] },
+    Route { path: "/__admin/chats/{id}/agent", endpoints: &[Endpoint::AgentAction] },
+    Route { path: "/__admin/chats/{id}/messages", endpoints: &[Endpoint::AgentTranscript] },
+    Route { path: "/__admin/openapi.json", endpoints: &[Endpoint::OpenApi] },
+];
+
+/// Registers `ROUTES`, each with and without a trailing slash; another method on a known path
+/// is a 405 naming the allowed ones.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for route in ROUTES {
+        let allowed: Vec<&'static str> = route.endpoints.iter().map(|e| e.method()).collect();
+        let allowed = allowed.join(" or ");
+        let mut resource = web::resource([route.path.to_string(), format!("{}/", route.path)]);
+        for endpoint in route.endpoints {
+            resource = resource.route(endpoint.route());
+        }
+        cfg.service(resource.default_service(web::to(move |r: HttpRequest| {
+            let allowed = allowed.clone();
+            async move { not_allowed(r, &allowed).await }
+        })));
+    }
 }
 
 async fn not_allowed(req: HttpRequest, allowed: &str) -> HttpResponse {
