@@ -1,173 +1,22 @@
 //! Configuration: every option by command-line flag or environment variable (the flag wins),
-//! with the defaults of SPEC.md section 4. One table (`OPTIONS`) drives parsing and `--help`.
+//! parsed by `clap` from one struct. Our value parsers (durations, ranges, sizes, booleans) give
+//! the "expected …" half of each error; `Config::from_args` turns clap's errors into one line
+//! naming the option or the environment variable that was wrong.
 
-use std::collections::HashMap;
-use std::fmt;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 use crate::domain::AgentMode;
 
 /// The documented GWS sample key; checked only with `--require-apikey`.
 pub const DEFAULT_APIKEY: &str = "N18TFGbKpn0zaGLXDFZhPWpTcB2eyx44";
 
-struct OptSpec {
-    name: &'static str,
-    env: &'static str,
-    default: &'static str,
-    value: &'static str,
-    help: &'static str,
-}
-
-const OPTIONS: &[OptSpec] = &[
-    OptSpec {
-        name: "port",
-        env: "PORT",
-        default: "8888",
-        value: "PORT",
-        help: "TCP port to listen on (0 picks a free one)",
-    },
-    OptSpec {
-        name: "bind",
-        env: "GWS_BIND",
-        default: "127.0.0.1",
-        value: "ADDR",
-        help: "address to listen on; the admin API is unauthenticated, so keep it on loopback",
-    },
-    OptSpec {
-        name: "db",
-        env: "GWS_DB",
-        default: "chat.db",
-        value: "PATH",
-        help: "SQLite database file (created if missing; delete it to reset)",
-    },
-    OptSpec {
-        name: "client-dir",
-        env: "GWS_CLIENT_DIR",
-        default: "<project>/client",
-        value: "DIR",
-        help: "folder served at /client/",
-    },
-    OptSpec {
-        name: "log-dir",
-        env: "GWS_LOG_DIR",
-        default: "logs",
-        value: "DIR",
-        help: "folder for chat.log (rotated at 10 MiB, 3 old files kept)",
-    },
-    OptSpec {
-        name: "agent-mode",
-        env: "GWS_AGENT_MODE",
-        default: "bot",
-        value: "bot|manual",
-        help: "bot: an agent joins and replies by itself; manual: drive the agent through /__admin",
-    },
-    OptSpec {
-        name: "agent-nickname",
-        env: "GWS_AGENT_NICKNAME",
-        default: "Kate",
-        value: "NAME",
-        help: "nickname of the bot agent",
-    },
-    OptSpec {
-        name: "agent-join-delay",
-        env: "GWS_AGENT_JOIN_DELAY",
-        default: "1s..4s",
-        value: "RANGE",
-        help: "random delay before the bot agent joins",
-    },
-    OptSpec {
-        name: "reply-delay",
-        env: "GWS_REPLY_DELAY",
-        default: "0s..2s",
-        value: "RANGE",
-        help: "random delay before the bot answers a customer message",
-    },
-    OptSpec {
-        name: "bot-typing",
-        env: "GWS_BOT_TYPING",
-        default: "true",
-        value: "BOOL",
-        help: "the bot sends TypingStarted before a reply and TypingStopped after it",
-    },
-    OptSpec {
-        name: "system-message-interval",
-        env: "GWS_SYSTEM_MESSAGE_INTERVAL",
-        default: "20s",
-        value: "DURATION",
-        help: "how often the system participant posts a message (0 = off)",
-    },
-    OptSpec {
-        name: "idle-timeout",
-        env: "GWS_IDLE_TIMEOUT",
-        default: "30m",
-        value: "DURATION",
-        help: "close a chat after this long without a customer operation (0 = off)",
-    },
-    OptSpec {
-        name: "seed",
-        env: "GWS_SEED",
-        default: "random",
-        value: "N",
-        help: "seed for every random choice (chat ids, delays), for reproducible runs",
-    },
-    OptSpec {
-        name: "require-apikey",
-        env: "GWS_REQUIRE_APIKEY",
-        default: "false",
-        value: "BOOL",
-        help: "refuse customer API requests without the right apikey header (401)",
-    },
-    OptSpec {
-        name: "apikey",
-        env: "GWS_APIKEY",
-        default: DEFAULT_APIKEY,
-        value: "KEY",
-        help: "the key checked by --require-apikey",
-    },
-    OptSpec {
-        name: "max-body",
-        env: "GWS_MAX_BODY",
-        default: "64KiB",
-        value: "SIZE",
-        help: "largest request body accepted (413 above it)",
-    },
-    OptSpec {
-        name: "max-text",
-        env: "GWS_MAX_TEXT",
-        default: "16384",
-        value: "CHARS",
-        help: "longest message or notice text, in characters (400 above it)",
-    },
-    OptSpec {
-        name: "transcript-page",
-        env: "GWS_TRANSCRIPT_PAGE",
-        default: "1000",
-        value: "N",
-        help: "most messages one GetTranscript returns; the next call (or index) gets the rest",
-    },
-    OptSpec {
-        name: "max-connections",
-        env: "GWS_MAX_CONNECTIONS",
-        default: "4096",
-        value: "N",
-        help: "open HTTP connections served at once; more wait to be accepted",
-    },
-    OptSpec {
-        name: "max-pending",
-        env: "GWS_MAX_PENDING",
-        default: "1024",
-        value: "N",
-        help: "requests waiting for the database at once; more are answered 503",
-    },
-    OptSpec {
-        name: "scheduler-tick",
-        env: "GWS_SCHEDULER_TICK",
-        default: "20ms",
-        value: "DURATION",
-        help: "how often the scheduler looks for due work",
-    },
-];
+/// The longest duration any option takes: a year, well inside what millisecond timestamps add.
+const MAX_DURATION_MS: u64 = 365 * 24 * 3_600_000;
 
 /// An inclusive range of durations, written `MIN..MAX` (or a single duration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +25,125 @@ pub struct DelayRange {
     pub max: Duration,
 }
 
+/// The command line as clap sees it. `Config` is what the rest of the emulator uses.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gws-emulator",
+    version,
+    about = "gws-emulator: a local, durable emulator of the Genesys Web Services (GWS) chat API",
+    after_help = "Every option can also be set by its environment variable; a flag wins over the environment.\n\
+                  Durations are milliseconds or carry a unit (250ms, 20s, 30m, 2h, 7d); a RANGE is MIN..MAX.",
+    hide_possible_values = true
+)]
+struct Cli {
+    /// TCP port to listen on (0 picks a free one)
+    #[arg(long, allow_hyphen_values = true, env = "PORT", value_name = "PORT", default_value = "8888",
+          value_parser = port, hide_env_values = true)]
+    port: u16,
+
+    /// Address to listen on; the admin API is unauthenticated, so keep it on loopback
+    #[arg(long, allow_hyphen_values = true, env = "GWS_BIND", value_name = "ADDR", default_value = "127.0.0.1",
+          value_parser = bind_address, hide_env_values = true)]
+    bind: String,
+
+    /// SQLite database file (created if missing; delete it to reset)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_DB", value_name = "PATH", default_value = "chat.db",
+          value_parser = path, hide_env_values = true)]
+    db: PathBuf,
+
+    /// Folder served at /client/ [default: the project's client/ folder]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_CLIENT_DIR", value_name = "DIR", value_parser = path,
+          hide_env_values = true)]
+    client_dir: Option<PathBuf>,
+
+    /// Folder for chat.log (rotated at 10 MiB, 3 old files kept)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_LOG_DIR", value_name = "DIR", default_value = "logs",
+          value_parser = path, hide_env_values = true)]
+    log_dir: PathBuf,
+
+    /// bot: an agent joins and replies by itself; manual: drive the agent through /__admin
+    #[arg(long, allow_hyphen_values = true, env = "GWS_AGENT_MODE", value_name = "bot|manual", default_value = "bot",
+          value_parser = agent_mode, hide_env_values = true)]
+    agent_mode: AgentMode,
+
+    /// Nickname of the bot agent
+    #[arg(long, allow_hyphen_values = true, env = "GWS_AGENT_NICKNAME", value_name = "NAME", default_value = "Kate",
+          value_parser = non_blank, hide_env_values = true)]
+    agent_nickname: String,
+
+    /// Random delay before the bot agent joins
+    #[arg(long, allow_hyphen_values = true, env = "GWS_AGENT_JOIN_DELAY", value_name = "RANGE", default_value = "1s..4s",
+          value_parser = range, hide_env_values = true)]
+    agent_join_delay: DelayRange,
+
+    /// Random delay before the bot answers a customer message
+    #[arg(long, allow_hyphen_values = true, env = "GWS_REPLY_DELAY", value_name = "RANGE", default_value = "0s..2s",
+          value_parser = range, hide_env_values = true)]
+    reply_delay: DelayRange,
+
+    /// The bot sends TypingStarted before a reply and TypingStopped after it
+    #[arg(long, env = "GWS_BOT_TYPING", value_name = "BOOL", default_value = "true",
+          num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = boolean, hide_env_values = true)]
+    bot_typing: bool,
+
+    /// How often the system participant posts a message (0 = off)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_SYSTEM_MESSAGE_INTERVAL", value_name = "DURATION",
+          default_value = "20s", value_parser = duration, hide_env_values = true)]
+    system_message_interval: Duration,
+
+    /// Close a chat after this long without a customer operation (0 = off)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30m",
+          value_parser = duration, hide_env_values = true)]
+    idle_timeout: Duration,
+
+    /// Seed for every random choice (chat ids, delays), for reproducible runs [default: random]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_SEED", value_name = "N", value_parser = seed, hide_env_values = true)]
+    seed: Option<u64>,
+
+    /// Refuse customer API requests without the right apikey header (401)
+    #[arg(long, env = "GWS_REQUIRE_APIKEY", value_name = "BOOL", default_value = "false",
+          num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set,
+          value_parser = boolean, hide_env_values = true)]
+    require_apikey: bool,
+
+    /// The key checked by --require-apikey
+    #[arg(long, allow_hyphen_values = true, env = "GWS_APIKEY", value_name = "KEY", default_value = DEFAULT_APIKEY,
+          value_parser = non_empty, hide_env_values = true)]
+    apikey: String,
+
+    /// Largest request body accepted (413 above it)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_BODY", value_name = "SIZE", default_value = "64KiB",
+          value_parser = body_size, hide_env_values = true)]
+    max_body: usize,
+
+    /// Longest message or notice text, in characters (400 above it)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_TEXT", value_name = "CHARS", default_value = "16384",
+          value_parser = count::<{ 1 << 24 }>, hide_env_values = true)]
+    max_text: usize,
+
+    /// Most messages one GetTranscript returns; the next call (or index) gets the rest
+    #[arg(long, allow_hyphen_values = true, env = "GWS_TRANSCRIPT_PAGE", value_name = "N", default_value = "1000",
+          value_parser = count::<1_000_000>, hide_env_values = true)]
+    transcript_page: usize,
+
+    /// Open HTTP connections served at once; more wait to be accepted
+    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_CONNECTIONS", value_name = "N", default_value = "4096",
+          value_parser = count::<{ 1 << 20 }>, hide_env_values = true)]
+    max_connections: usize,
+
+    /// Requests waiting for the database at once; more are answered 503
+    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_PENDING", value_name = "N", default_value = "1024",
+          value_parser = count::<{ 1 << 20 }>, hide_env_values = true)]
+    max_pending: usize,
+
+    /// How often the scheduler looks for due work
+    #[arg(long, allow_hyphen_values = true, env = "GWS_SCHEDULER_TICK", value_name = "DURATION", default_value = "20ms",
+          value_parser = tick, hide_env_values = true)]
+    scheduler_tick: Duration,
+}
+
+/// The emulator's settings, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub port: u16,
@@ -203,198 +171,137 @@ pub struct Config {
     pub scheduler_tick: Duration,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+/// Why there is no configuration to run with.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// `--help` was asked for; not an error, the caller prints `help_text()`.
-    Help,
-    /// `--version` was asked for.
-    Version,
+    /// `--help` or `--version` was asked for: not an error; the text is to be printed as is.
+    #[error("{0}")]
+    Info(String),
+    /// A bad option or value, in one line naming it.
+    #[error("{0}")]
     Invalid(String),
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Help => f.write_str("help requested"),
-            ConfigError::Version => f.write_str("version requested"),
-            ConfigError::Invalid(msg) => f.write_str(msg),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Default for Config {
     fn default() -> Self {
-        Config::parse(Vec::<String>::new(), |_| None).expect("the defaults parse")
+        Config::from_args(["gws-emulator"]).expect("the defaults parse")
     }
 }
 
 impl Config {
     /// Reads the process's arguments and environment.
     pub fn from_env_and_args() -> Result<Config, ConfigError> {
-        Config::parse(std::env::args().skip(1), |k| std::env::var(k).ok())
+        Config::from_args(std::env::args_os())
     }
 
-    /// Parses `args` (without the program name); `env` looks up environment variables.
-    pub fn parse<I, S>(args: I, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError>
+    /// Parses `args` (with the program name first) and the process's environment.
+    pub fn from_args<I, S>(args: I) -> Result<Config, ConfigError>
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<OsString> + Clone,
     {
-        // name -> (raw value, where it came from, for messages)
-        let mut raw: HashMap<&'static str, (String, String)> = HashMap::new();
-        for spec in OPTIONS {
-            if let Some(v) = env(spec.env) {
-                raw.insert(spec.name, (v, format!("environment variable {}", spec.env)));
-            }
-        }
-        let mut args = args.into_iter().map(Into::into).peekable();
-        while let Some(arg) = args.next() {
-            if arg == "--help" || arg == "-h" {
-                return Err(ConfigError::Help);
-            }
-            if arg == "--version" || arg == "-V" {
-                return Err(ConfigError::Version);
-            }
-            let Some(flag) = arg.strip_prefix("--") else {
-                return Err(invalid(format!(
-                    "unexpected argument '{arg}' (options start with --; see --help)"
-                )));
-            };
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (flag, None),
-            };
-            let Some(spec) = OPTIONS.iter().find(|o| o.name == name) else {
-                return Err(invalid(format!("unknown option '--{name}' (see --help)")));
-            };
-            let value = match inline {
-                Some(v) => v,
-                None if spec.value == "BOOL" => {
-                    // A bare boolean flag means true; a following word that is not an option
-                    // is its value (and is checked like any other).
-                    match args.peek() {
-                        Some(next) if !next.starts_with("--") => args.next().unwrap_or_default(),
-                        _ => "true".to_string(),
-                    }
-                }
-                None => args.next().ok_or_else(|| {
-                    invalid(format!("option --{name} needs a value ({})", spec.value))
-                })?,
-            };
-            raw.insert(spec.name, (value, format!("option --{name}")));
-        }
-
-        let get = |name: &'static str| -> Option<&(String, String)> { raw.get(name) };
-        let value = |name: &'static str| -> (String, String) {
-            match get(name) {
-                Some((v, src)) => (v.clone(), src.clone()),
-                None => {
-                    let spec = OPTIONS.iter().find(|o| o.name == name).expect("known option");
-                    (spec.default.to_string(), format!("default of --{name}"))
-                }
-            }
-        };
-        fn field<T>(
-            (v, src): (String, String),
-            what: &str,
-            parse: impl Fn(&str) -> Option<T>,
-        ) -> Result<T, ConfigError> {
-            parse(v.trim())
-                .ok_or_else(|| invalid(format!("invalid value '{v}' for {src}: expected {what}")))
-        }
-
-        let port =
-            field(value("port"), "a port number from 0 to 65535", |s| s.parse::<u16>().ok())?;
-        let bind = field(value("bind"), "an IP address such as 127.0.0.1 or 0.0.0.0", |s| {
-            (s == "localhost" || s.parse::<std::net::IpAddr>().is_ok()).then(|| s.to_string())
-        })?;
-        let db = field(value("db"), "a file path", non_empty_path)?;
-        let client_dir = match get("client-dir") {
-            Some(_) => field(value("client-dir"), "a folder path", non_empty_path)?,
-            None => default_client_dir(),
-        };
-        let log_dir = field(value("log-dir"), "a folder path", non_empty_path)?;
-        let agent_mode = field(value("agent-mode"), "bot or manual", |s| match s {
-            "bot" => Some(AgentMode::Bot),
-            "manual" => Some(AgentMode::Manual),
-            _ => None,
-        })?;
-        let agent_nickname = field(value("agent-nickname"), "a non-blank name", |s| {
-            (!s.is_empty()).then(|| s.to_string())
-        })?;
-        let range_what = "a range MIN..MAX of durations such as 1s..4s (or one duration)";
-        let agent_join_delay = field(value("agent-join-delay"), range_what, parse_range)?;
-        let reply_delay = field(value("reply-delay"), range_what, parse_range)?;
-        let bool_what = "true or false";
-        let bot_typing = field(value("bot-typing"), bool_what, parse_bool)?;
-        let dur_what = "a duration such as 250ms, 20s, 30m, or milliseconds";
-        let system_message_interval =
-            field(value("system-message-interval"), dur_what, parse_duration)?;
-        let idle_timeout = field(value("idle-timeout"), dur_what, parse_duration)?;
-        let seed = match get("seed") {
-            Some(_) => Some(field(value("seed"), "a whole number", |s| s.parse::<u64>().ok())?),
-            None => None,
-        };
-        let require_apikey = field(value("require-apikey"), bool_what, parse_bool)?;
-        let apikey =
-            field(value("apikey"), "a non-empty key", |s| (!s.is_empty()).then(|| s.to_string()))?;
-        let max_body = field(
-            value("max-body"),
-            "a size such as 65536, 64KiB or 1MiB (at least 1KiB, at most 1GiB)",
-            |s| parse_size(s).filter(|n| (1024..=1 << 30).contains(n)),
-        )?;
-        let count = |name: &'static str, max: usize| {
-            field(value(name), &format!("a whole number from 1 to {max}"), |s| {
-                s.parse::<usize>().ok().filter(|n| (1..=max).contains(n))
-            })
-        };
-        let max_text = count("max-text", 1 << 24)?;
-        let transcript_page = count("transcript-page", 1_000_000)? as i64;
-        let max_connections = count("max-connections", 1 << 20)?;
-        let max_pending = count("max-pending", 1 << 20)?;
-        let scheduler_tick = field(value("scheduler-tick"), "a duration from 1ms to 10s", |s| {
-            parse_duration(s)
-                .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(10))
-        })?;
-
-        Ok(Config {
-            port,
-            bind,
-            db,
-            client_dir,
-            log_dir,
-            agent_mode,
-            agent_nickname,
-            agent_join_delay,
-            reply_delay,
-            bot_typing,
-            system_message_interval: nonzero(system_message_interval),
-            idle_timeout: nonzero(idle_timeout),
-            seed,
-            require_apikey,
-            apikey,
-            max_body,
-            max_text,
-            transcript_page,
-            max_connections,
-            max_pending,
-            scheduler_tick,
-        })
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches =
+            Cli::command().try_get_matches_from(&args).map_err(|e| one_line_error(e, &args))?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| one_line_error(e, &args))?;
+        Ok(cli.into_config())
     }
 }
 
-fn invalid(msg: String) -> ConfigError {
-    ConfigError::Invalid(msg)
+impl Cli {
+    fn into_config(self) -> Config {
+        Config {
+            port: self.port,
+            bind: self.bind,
+            db: self.db,
+            client_dir: self.client_dir.unwrap_or_else(default_client_dir),
+            log_dir: self.log_dir,
+            agent_mode: self.agent_mode,
+            agent_nickname: self.agent_nickname,
+            agent_join_delay: self.agent_join_delay,
+            reply_delay: self.reply_delay,
+            bot_typing: self.bot_typing,
+            system_message_interval: nonzero(self.system_message_interval),
+            idle_timeout: nonzero(self.idle_timeout),
+            seed: self.seed,
+            require_apikey: self.require_apikey,
+            apikey: self.apikey,
+            max_body: self.max_body,
+            max_text: self.max_text,
+            transcript_page: self.transcript_page as i64,
+            max_connections: self.max_connections,
+            max_pending: self.max_pending,
+            scheduler_tick: self.scheduler_tick,
+        }
+    }
+}
+
+/// clap's error as one line: `invalid value 'soon' for option --idle-timeout: expected …`,
+/// naming the environment variable when the value came from there.
+fn one_line_error(e: clap::Error, args: &[OsString]) -> ConfigError {
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    };
+    // "--port <PORT>" -> "--port"
+    let flag = context(ContextKind::InvalidArg)
+        .map(|a| a.split_whitespace().next().unwrap_or_default().to_string());
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ConfigError::Info(e.to_string()),
+        ErrorKind::UnknownArgument => {
+            let arg = flag.unwrap_or_default();
+            ConfigError::Invalid(if arg.starts_with('-') {
+                let name = arg.split('=').next().unwrap_or_default();
+                format!("unknown option '{name}' (see --help)")
+            } else {
+                format!("unexpected argument '{arg}' (options start with --; see --help)")
+            })
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let flag = flag.unwrap_or_default();
+            let value = context(ContextKind::InvalidValue).unwrap_or_default();
+            let given_on_command_line = args.iter().skip(1).any(|a| {
+                let a = a.to_string_lossy();
+                a == flag || a.starts_with(&format!("{flag}="))
+            });
+            let source = if given_on_command_line {
+                format!("option {flag}")
+            } else {
+                let env = Cli::command()
+                    .get_arguments()
+                    .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == flag))
+                    .and_then(|a| a.get_env())
+                    .map(|v| v.to_string_lossy().into_owned());
+                match env {
+                    Some(env) => format!("environment variable {env}"),
+                    None => format!("option {flag}"),
+                }
+            };
+            if value.is_empty() && e.kind() == ErrorKind::InvalidValue && given_on_command_line {
+                let wanted = Cli::command()
+                    .get_arguments()
+                    .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == flag))
+                    .and_then(|a| a.get_value_names().and_then(|v| v.first().cloned()))
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "a value".into());
+                return ConfigError::Invalid(format!("{source} needs a value ({wanted})"));
+            }
+            let reason = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "not a valid value".into());
+            ConfigError::Invalid(format!("invalid value '{value}' for {source}: {reason}"))
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            ConfigError::Invalid(first.trim_start_matches("error: ").to_string())
+        }
+    }
 }
 
 fn nonzero(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
-}
-
-fn non_empty_path(s: &str) -> Option<PathBuf> {
-    (!s.is_empty()).then(|| PathBuf::from(s))
 }
 
 /// The project's `client/` folder: next to the working directory when run from a checkout,
@@ -407,26 +314,96 @@ fn default_client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("client")
 }
 
-/// The `--help` text, listing every option with its environment variable and default.
-pub fn help_text() -> String {
-    let mut out = String::from(
-        "gws-emulator: a local, durable emulator of the Genesys Web Services (GWS) chat API\n\n\
-         Usage: gws-emulator [OPTIONS]\n\n\
-         Every option can also be set by its environment variable; a flag wins over the environment.\n\
-         Durations are milliseconds or carry a unit (250ms, 20s, 30m, 1h); a RANGE is MIN..MAX.\n\n\
-         Options:\n",
-    );
-    for o in OPTIONS {
-        out.push_str(&format!(
-            "  --{} <{}>\n      {}\n      [env: {}] [default: {}]\n",
-            o.name, o.value, o.help, o.env, o.default
-        ));
-    }
-    out.push_str("  -h, --help\n      print this help\n  -V, --version\n      print the version\n");
-    out
+// ---- value parsers: each error is the "expected …" half of the one-line message ----
+
+fn port(s: &str) -> Result<u16, String> {
+    s.trim().parse().map_err(|_| "expected a port number from 0 to 65535".into())
 }
 
-/// `250ms`, `20s`, `30m`, `1h`, or a bare number of milliseconds.
+fn bind_address(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "localhost" || s.parse::<std::net::IpAddr>().is_ok() {
+        Ok(s.to_string())
+    } else {
+        Err("expected an IP address such as 127.0.0.1 or 0.0.0.0".into())
+    }
+}
+
+fn path(s: &str) -> Result<PathBuf, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err("expected a path".into())
+    } else {
+        Ok(PathBuf::from(s))
+    }
+}
+
+fn agent_mode(s: &str) -> Result<AgentMode, String> {
+    match s.trim() {
+        "bot" => Ok(AgentMode::Bot),
+        "manual" => Ok(AgentMode::Manual),
+        _ => Err("expected bot or manual".into()),
+    }
+}
+
+fn non_blank(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err("expected a non-blank name".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err("expected a non-empty key".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn range(s: &str) -> Result<DelayRange, String> {
+    parse_range(s.trim()).ok_or_else(|| {
+        "expected a range MIN..MAX of durations such as 1s..4s (or one duration)".into()
+    })
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    parse_bool(s.trim()).ok_or_else(|| "expected true or false".into())
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .ok_or_else(|| "expected a duration such as 250ms, 20s, 30m, or milliseconds".into())
+}
+
+fn tick(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_secs(10))
+        .ok_or_else(|| "expected a duration from 1ms to 10s".into())
+}
+
+fn seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| "expected a whole number".into())
+}
+
+fn body_size(s: &str) -> Result<usize, String> {
+    parse_size(s.trim()).filter(|n| (1024..=1 << 30).contains(n)).ok_or_else(|| {
+        "expected a size such as 65536, 64KiB or 1MiB (at least 1KiB, at most 1GiB)".into()
+    })
+}
+
+fn count<const MAX: usize>(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX).contains(n))
+        .ok_or_else(|| format!("expected a whole number from 1 to {MAX}"))
+}
+
+/// `250ms`, `20s`, `30m`, `2h`, `7d`, or a bare number of milliseconds; at most a year.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -440,10 +417,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "s" => n.checked_mul(1_000)?,
         "m" | "min" => n.checked_mul(60_000)?,
         "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
         _ => return None,
     };
-    // Keep every duration well inside what millisecond timestamps can add without overflow.
-    (ms <= 365 * 24 * 3_600_000).then(|| Duration::from_millis(ms))
+    (ms <= MAX_DURATION_MS).then(|| Duration::from_millis(ms))
 }
 
 /// `MIN..MAX` with MIN <= MAX, or a single duration meaning exactly that.
@@ -485,15 +462,18 @@ pub fn parse_size(s: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::parse(args.iter().map(|s| s.to_string()), |k| env.get(k).cloned())
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        Config::from_args(std::iter::once("gws-emulator").chain(args.iter().copied()))
     }
 
     #[test]
-    fn defaults_match_the_spec() {
-        let c = parse(&[], &[]).unwrap();
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = parse(&[]).unwrap();
         assert_eq!(c.port, 8888);
         assert_eq!(c.bind, "127.0.0.1");
         assert_eq!(c.db, PathBuf::from("chat.db"));
@@ -513,27 +493,26 @@ mod tests {
     }
 
     #[test]
-    fn flag_wins_over_environment() {
-        let c =
-            parse(&["--port", "9000"], &[("PORT", "7000"), ("GWS_AGENT_MODE", "manual")]).unwrap();
-        assert_eq!(c.port, 9000);
-        assert_eq!(c.agent_mode, AgentMode::Manual);
-        let c = parse(&["--port=9001"], &[("PORT", "7000")]).unwrap();
-        assert_eq!(c.port, 9001);
+    fn both_flag_spellings_work() {
+        assert_eq!(parse(&["--port", "9000"]).unwrap().port, 9000);
+        assert_eq!(parse(&["--port=9001"]).unwrap().port, 9001);
     }
 
     #[test]
-    fn bad_values_name_the_option() {
-        let err = parse(&["--port", "eighty"], &[]).unwrap_err().to_string();
-        assert!(err.contains("--port") && err.contains("eighty"), "{err}");
-        let err = parse(&[], &[("GWS_IDLE_TIMEOUT", "soon")]).unwrap_err().to_string();
-        assert!(err.contains("GWS_IDLE_TIMEOUT"), "{err}");
-        let err = parse(&["--reply-delay", "3s..1s"], &[]).unwrap_err().to_string();
+    fn bad_values_name_the_option_in_one_line() {
+        let err = parse(&["--port", "eighty"]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid value 'eighty' for option --port: expected a port number from 0 to 65535"
+        );
+        let err = parse(&["--reply-delay", "3s..1s"]).unwrap_err().to_string();
         assert!(err.contains("--reply-delay"), "{err}");
-        let err = parse(&["--nope"], &[]).unwrap_err().to_string();
-        assert!(err.contains("--nope"), "{err}");
-        let err = parse(&["--port"], &[]).unwrap_err().to_string();
-        assert!(err.contains("needs a value"), "{err}");
+        let err = parse(&["--nope"]).unwrap_err().to_string();
+        assert_eq!(err, "unknown option '--nope' (see --help)");
+        let err = parse(&["--port"]).unwrap_err().to_string();
+        assert_eq!(err, "option --port needs a value (PORT)");
+        let err = parse(&["stray"]).unwrap_err().to_string();
+        assert!(err.contains("'stray'"), "{err}");
     }
 
     #[test]
@@ -543,6 +522,8 @@ mod tests {
         assert_eq!(parse_duration("20s"), Some(Duration::from_secs(20)));
         assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("366d"), None);
         assert_eq!(parse_duration("-1s"), None);
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("99999999999999999999"), None);
@@ -558,21 +539,27 @@ mod tests {
 
     #[test]
     fn bare_boolean_flags_mean_true() {
-        let c = parse(&["--require-apikey", "--port", "1"], &[]).unwrap();
+        let c = parse(&["--require-apikey", "--port", "1"]).unwrap();
         assert!(c.require_apikey);
-        let c = parse(&["--bot-typing", "false"], &[]).unwrap();
+        let c = parse(&["--bot-typing", "false"]).unwrap();
         assert!(!c.bot_typing);
-        let c = parse(&["--system-message-interval", "0", "--idle-timeout=0"], &[]).unwrap();
+        let c = parse(&["--system-message-interval", "0", "--idle-timeout=0"]).unwrap();
         assert_eq!((c.system_message_interval, c.idle_timeout), (None, None));
     }
 
     #[test]
-    fn help_lists_every_option() {
-        let help = help_text();
-        for o in OPTIONS {
-            assert!(help.contains(&format!("--{}", o.name)));
-            assert!(help.contains(o.env));
+    fn help_lists_every_option_with_its_environment_variable() {
+        let help = match parse(&["--help"]) {
+            Err(ConfigError::Info(text)) => text,
+            other => panic!("--help gave {other:?}"),
+        };
+        for arg in Cli::command().get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(help.contains(&format!("--{long}")), "--help lacks --{long}");
+            }
+            if let Some(env) = arg.get_env() {
+                assert!(help.contains(&*env.to_string_lossy()), "--help lacks {env:?}");
+            }
         }
-        assert_eq!(parse(&["--help"], &[]).unwrap_err(), ConfigError::Help);
     }
 }

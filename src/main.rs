@@ -1,17 +1,13 @@
 use std::process::ExitCode;
 
-use gws_emulator::config::{help_text, Config, ConfigError};
+use gws_emulator::config::{Config, ConfigError};
 use gws_emulator::startup::serve;
 
 fn main() -> ExitCode {
     let config = match Config::from_env_and_args() {
         Ok(config) => config,
-        Err(ConfigError::Help) => {
-            print!("{}", help_text());
-            return ExitCode::SUCCESS;
-        }
-        Err(ConfigError::Version) => {
-            println!("gws-emulator {}", env!("CARGO_PKG_VERSION"));
+        Err(ConfigError::Info(text)) => {
+            println!("{}", text.trim_end());
             return ExitCode::SUCCESS;
         }
         Err(ConfigError::Invalid(msg)) => {
@@ -21,8 +17,8 @@ fn main() -> ExitCode {
     };
     match serve(config) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("gws-emulator: {msg}");
+        Err(e) => {
+            eprintln!("gws-emulator: {e}");
             ExitCode::from(1)
         }
     }

@@ -143,7 +143,9 @@ fn exit_when_stdin_closes() {
 /// temporary `--log-dir` and `RUST_LOG=warn`, so the per-request info lines are off.
 fn serve_emulator(args: &[String]) -> ExitCode {
     exit_when_stdin_closes();
-    let config = match Config::parse(args.iter().cloned(), |k| std::env::var(k).ok()) {
+    let config = match Config::from_args(
+        std::iter::once("gws-emulator".to_string()).chain(args.iter().cloned()),
+    ) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("gws-bench --serve-emulator: {e}");
