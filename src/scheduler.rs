@@ -9,7 +9,6 @@ use std::time::Duration;
 use actix_web::web;
 use tokio::time::{interval, MissedTickBehavior};
 
-use crate::sim::Sim;
 use crate::store::{now_ms, Store};
 
 /// Jobs handled per pass; a full batch means more may be due, so the next pass starts at once.
@@ -29,7 +28,7 @@ impl StopFlag {
     }
 }
 
-pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration, stop: StopFlag) {
+pub fn spawn(store: Store, tick: Duration, stop: StopFlag) {
     actix_web::rt::spawn(async move {
         let mut ticks = interval(tick);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -40,8 +39,8 @@ pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration, stop: StopFlag) {
                 return;
             }
             loop {
-                let (store, sim, stop) = (store.clone(), sim.clone(), stop.clone());
-                match web::block(move || run_due(&store, &sim, &stop)).await {
+                let (store, stop) = (store.clone(), stop.clone());
+                match web::block(move || run_due(&store, &stop)).await {
                     Ok(Ok(ran)) if ran as i64 == BATCH => continue,
                     Ok(Ok(_)) => break,
                     Ok(Err(e)) => {
@@ -58,20 +57,12 @@ pub fn spawn(store: Store, sim: Arc<Sim>, tick: Duration, stop: StopFlag) {
     });
 }
 
-/// Runs every job due now (up to one batch), all queued to the writer together so they share its
-/// transactions; returns how many ran.
-pub fn run_due(store: &Store, sim: &Arc<Sim>, stop: &StopFlag) -> crate::store::Result<usize> {
+/// Runs the jobs due now (up to one batch) in one writer operation; returns how many ran. When
+/// nothing is due, a read finds out without bothering the writer.
+pub fn run_due(store: &Store, stop: &StopFlag) -> crate::store::Result<usize> {
     let now = now_ms();
-    let due = store.due_jobs(now, BATCH)?;
-    if due.is_empty() || stop.is_stopped() {
+    if stop.is_stopped() || !store.work_due(now)? {
         return Ok(0);
     }
-    let mut ran = 0;
-    for (id, result) in due.iter().zip(store.run_jobs(&due, now, sim)) {
-        match result {
-            Ok(()) => ran += 1,
-            Err(e) => log::error!("scheduler: job {id} failed, will retry: {e}"),
-        }
-    }
-    Ok(ran)
+    store.run_due(now, BATCH)
 }

@@ -1,7 +1,6 @@
 //! Builds the application: opens the database, binds the listener (port 0 picks a free one,
 //! which the tests use), starts the scheduler, and runs the HTTP server until it is stopped.
 
-use std::fmt;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,31 +10,32 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::api::{self, AppState, Limits};
+use crate::api::{self, middleware, AppState, Limits};
 use crate::config::Config;
+use crate::contact_centre::ContactCentre;
 use crate::scheduler::{self, StopFlag};
-use crate::sim::Sim;
-use crate::store::Store;
+use crate::store::{OpenError, Store, StoreOptions};
 
-/// Why the emulator could not start, as one line a person can act on.
-#[derive(Debug)]
-pub struct StartError(pub String);
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why the emulator could not start or stopped early, as one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Logging(String),
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("{0}")]
+    Listen(String),
+    #[error("the server stopped: {0}")]
+    Stopped(std::io::Error),
 }
 
-impl std::error::Error for StartError {}
-
 /// What `main` does once the configuration is parsed: starts logging, runs the emulator until it
-/// is stopped. Returns a one-line error a person can act on.
-pub fn serve(config: Config) -> Result<(), String> {
-    crate::logging::init(&config.log_dir)?;
+/// is stopped.
+pub fn serve(config: Config) -> Result<(), StartError> {
+    crate::logging::init(&config.log_dir).map_err(StartError::Logging)?;
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(config).map_err(|e| e.0)?;
-        app.run_until_stopped().await.map_err(|e| format!("the server stopped: {e}"))
+        let app = Application::build(config)?;
+        app.run_until_stopped().await.map_err(StartError::Stopped)
     })
 }
 
@@ -47,30 +47,27 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds, and starts the scheduler. Call inside an actix system.
     pub fn build(config: Config) -> Result<Application, StartError> {
-        let store = Store::open(&config.db).map_err(|e| StartError(e.0))?;
+        let centre = Arc::new(ContactCentre::from_config(&config));
+        let store =
+            Store::open(&config.db, StoreOptions { centre, max_pending: config.max_pending })?;
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).map_err(|e| {
             let addr = format!("{}:{}", config.bind, config.port);
-            StartError(match e.kind() {
+            StartError::Listen(match e.kind() {
                 std::io::ErrorKind::AddrInUse => format!(
                     "cannot listen on {addr}: the port is in use (is another emulator running?); pick another with --port"
                 ),
                 _ => format!("cannot listen on {addr}: {e}; check --bind and --port"),
             })
         })?;
-        let local = listener.local_addr().map_err(|e| StartError(e.to_string()))?;
-        let sim = Arc::new(Sim::from_config(&config));
+        let local = listener.local_addr().map_err(|e| StartError::Listen(e.to_string()))?;
         let state = web::Data::new(AppState {
             store: store.clone(),
-            sim: sim.clone(),
             limits: Limits {
                 max_body: config.max_body,
                 max_text: config.max_text,
                 transcript_page: config.transcript_page,
-                max_pending: config.max_pending,
             },
-            pending: Default::default(),
-            require_apikey: config.require_apikey,
-            apikey: config.apikey.clone(),
+            apikey: config.require_apikey.then(|| config.apikey.clone()),
             started: Instant::now(),
         });
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -84,8 +81,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(from_fn(api::cors_and_key))
-                .wrap(from_fn(api::log_request))
+                .wrap(from_fn(middleware::http_rules))
+                .wrap(from_fn(middleware::log_request))
                 .configure(api::routes)
                 .route(
                     "/",
@@ -102,26 +99,26 @@ impl Application {
                 .default_service(web::to(api::not_found))
         })
         .on_connect(|_, data| {
-            data.insert(api::ClosingConnection::default());
+            data.insert(middleware::ClosingConnection::default());
         })
         .workers(workers)
         .max_connections(config.max_connections.div_ceil(workers))
         .backlog(2048)
         .listen(listener)
-        .map_err(|e| StartError(format!("cannot listen on {local}: {e}")))?
+        .map_err(|e| StartError::Listen(format!("cannot listen on {local}: {e}")))?
         .shutdown_timeout(5)
         .disable_signals()
         .run();
 
         let stop = StopFlag::default();
-        scheduler::spawn(store.clone(), sim, config.scheduler_tick, stop.clone());
+        scheduler::spawn(store.clone(), config.scheduler_tick, stop.clone());
         watch_database_file(store.clone(), stop.clone());
         let url = format!("http://{local}/");
         log::info!(
-            "gws-emulator {} listening on {url} (database {}, agent mode {:?})",
+            "gws-emulator {} listening on {url} (database {}, agent mode {})",
             env!("CARGO_PKG_VERSION"),
             store.path().display(),
-            config.agent_mode
+            config.agent_mode.as_str()
         );
         // The first line on stdout, for people and for tests that started us on port 0.
         println!("gws-emulator listening on {url}");

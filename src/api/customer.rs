@@ -1,178 +1,120 @@
-//! The customer chat API, `/api/v2/chats` (SPEC.md section 1).
+//! The GWS customer chat API, `/api/v2/chats`: parse, call the store, answer.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
 
-use super::body::{json_object, Fields};
 use super::error::ApiError;
-use super::{
-    blocking, chat_id, index_param, ok, respond, writing, State, ACK, MAX_NICKNAME, MAX_SUBJECT,
-    MAX_URL,
-};
-use crate::domain::Operation;
-use crate::store::{ChatView, CustomerAction, MessageView, NewChat, Reader};
+use super::extract::{index_param, ChatPath, JsonBody};
+use super::middleware::LogOperation;
+use super::{Answer, Done, State, MAX_NICKNAME, MAX_SUBJECT, MAX_URL};
+use crate::domain::{ChatId, Operation, Reader};
+use crate::store::{ChatView, CustomerAction, MessageView, NewChat};
 
+/// RequestChat's answer, in the field order of the GWS documentation.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestChatAnswer {
-    id: String,
+    id: ChatId,
     status_code: i32,
     path: String,
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct GetChatAnswer {
     chat: ChatView,
-    status_code: i32,
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TranscriptAnswer {
+pub struct Transcript {
     pub messages: Vec<MessageView>,
-    pub status_code: i32,
 }
 
 /// `POST /api/v2/chats` with `operationName: RequestChat`.
-pub async fn request_chat(state: State, payload: web::Payload) -> HttpResponse {
-    let mut new_id = None;
-    let result = async {
-        let body = json_object(payload, state.limits.max_body).await?;
-        let f = Fields(&body);
-        let name = f.required_str("operationName")?;
-        match Operation::parse(&name) {
-            Some(Operation::RequestChat) => {}
-            Some(op) => {
-                return Err(ApiError::invalid(format!(
-                    "{} is posted to /api/v2/chats/{{id}}; only RequestChat is posted here",
-                    op.as_str()
-                )))
-            }
-            None => return Err(unknown_operation(&name)),
+pub async fn request_chat(
+    st: State,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<impl Responder, ApiError> {
+    let f = body.fields();
+    let name = f.required_str("operationName")?;
+    match Operation::parse(&name) {
+        Some(Operation::RequestChat) => {}
+        Some(op) => {
+            return Err(ApiError::invalid(format!(
+                "{} is posted to /api/v2/chats/{{id}}; only RequestChat is posted here",
+                op.as_str()
+            )))
         }
-        let new = NewChat {
-            nickname: f.required_text("nickname", MAX_NICKNAME)?,
-            subject: f.optional_text("subject", MAX_SUBJECT)?.unwrap_or_default(),
-            user_data: f.optional_object("userData")?,
-            endpoint: f.optional_text("endpoint", MAX_URL)?,
-        };
-        let id = writing(&state, "", state.store.request_chat(new, state.sim.clone())).await?;
-        new_id = Some(id.clone());
-        ok(&RequestChatAnswer { path: format!("/api/v2/chats/{id}"), id, status_code: 0 })
+        None => return Err(unknown_operation(&name)),
     }
-    .await;
-    respond("RequestChat", new_id.as_deref(), result)
+    let new = NewChat {
+        nickname: f.required_text("nickname", MAX_NICKNAME)?,
+        subject: f.optional_text("subject", MAX_SUBJECT)?.unwrap_or_default(),
+        user_data: f.optional_object("userData")?,
+        endpoint: f.optional_text("endpoint", MAX_URL)?,
+    };
+    let id = st.store.request_chat(new).await?;
+    req.extensions_mut().insert(LogOperation::chat(id.clone()));
+    let path = format!("/api/v2/chats/{id}");
+    Ok(HttpResponse::Ok().json(RequestChatAnswer { id, status_code: 0, path }))
 }
 
 /// `POST /api/v2/chats/{id}`: SendMessage, the typing notifications, Complete.
 pub async fn chat_operation(
-    state: State,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let raw = path.into_inner();
-    let mut op_name = "POST";
-    let result = async {
-        let id = chat_id(&raw)?;
-        let body = json_object(payload, state.limits.max_body).await?;
-        let f = Fields(&body);
-        let name = f.required_str("operationName")?;
-        let action = match Operation::parse(&name) {
-            Some(Operation::SendMessage) => {
-                CustomerAction::SendMessage(f.required_text("text", state.limits.max_text)?)
-            }
-            Some(Operation::SendStartTypingNotification) => CustomerAction::StartTyping,
-            Some(Operation::SendStopTypingNotification) => CustomerAction::StopTyping,
-            Some(Operation::Complete) => CustomerAction::Complete,
-            Some(Operation::RequestChat) => {
-                return Err(ApiError::invalid(
-                    "RequestChat is posted to /api/v2/chats, not to an existing chat",
-                ))
-            }
-            None => return Err(unknown_operation(&name)),
-        };
-        op_name = action.operation().as_str();
-        let write = state.store.customer_action(id.clone(), action, state.sim.clone());
-        writing(&state, &id, write).await?;
-        ok(&ACK)
-    }
-    .await;
-    respond(op_name, Some(&raw), result)
+    st: State,
+    req: HttpRequest,
+    id: ChatPath,
+    body: JsonBody,
+) -> Result<Answer<Done>, ApiError> {
+    let f = body.fields();
+    let name = f.required_str("operationName")?;
+    let action = match Operation::parse(&name) {
+        Some(Operation::SendMessage) => {
+            CustomerAction::SendMessage(f.required_text("text", st.limits.max_text)?)
+        }
+        Some(Operation::SendStartTypingNotification) => CustomerAction::StartTyping,
+        Some(Operation::SendStopTypingNotification) => CustomerAction::StopTyping,
+        Some(Operation::Complete) => CustomerAction::Complete,
+        Some(Operation::RequestChat) => {
+            return Err(ApiError::invalid(
+                "RequestChat is posted to /api/v2/chats, not to an existing chat",
+            ))
+        }
+        None => return Err(unknown_operation(&name)),
+    };
+    req.extensions_mut().insert(LogOperation::named(action.operation().as_str()));
+    st.store.customer_action(&id.0, action).await?;
+    Ok(Answer::done())
 }
 
 /// `GET /api/v2/chats/{id}`.
-pub async fn get_chat(state: State, path: web::Path<String>) -> HttpResponse {
-    let raw = path.into_inner();
-    let result = async {
-        let id = chat_id(&raw)?;
-        // The read cache answers most GetChats without a trip to the blocking pool.
-        let chat = match state.store.cached_chat(&id) {
-            Some(chat) => chat,
-            None => {
-                let st = state.clone();
-                let id2 = id.clone();
-                blocking(&state, &id, move || st.store.get_chat(&id2)).await?
-            }
-        };
-        ok(&GetChatAnswer { chat, status_code: 0 })
-    }
-    .await;
-    respond("GetChat", Some(&raw), result)
+pub async fn get_chat(st: State, id: ChatPath) -> Result<Answer<impl Serialize>, ApiError> {
+    Ok(Answer(GetChatAnswer { chat: st.store.get_chat(&id.0).await? }))
 }
 
 /// `GET /api/v2/chats/{id}/messages[?index=N]`.
 pub async fn get_transcript(
-    state: State,
-    path: web::Path<String>,
+    st: State,
+    id: ChatPath,
     req: HttpRequest,
-) -> HttpResponse {
-    let raw = path.into_inner();
-    let result = transcript(&state, &raw, &req, Reader::Customer).await;
-    respond("GetTranscript", Some(&raw), result)
+) -> Result<Answer<Transcript>, ApiError> {
+    transcript(&st, &id.0, &req, Reader::Customer).await.map(Answer)
 }
 
-/// A transcript read for `reader`, shared by the customer API and the admin agent view.
-/// The reads run on the blocking pool; only moving a cursor goes through the writer.
+/// A transcript read for `reader`, shared by the customer API and the admin agent view: the
+/// unread messages (moving the cursor), or with `index` every message from there on.
 pub async fn transcript(
-    state: &State,
-    raw: &str,
+    st: &State,
+    id: &ChatId,
     req: &HttpRequest,
     reader: Reader,
-) -> Result<HttpResponse, ApiError> {
-    let id = chat_id(raw)?;
-    let from = index_param(req)?;
-    let page = state.limits.transcript_page;
-    let st = state.clone();
-    let id2 = id.clone();
-    let messages = match from {
-        None => {
-            // The common poll finds nothing new: the read cache usually knows without a trip to
-            // the database; when it does not, a read finds out (and fills it).
-            let unread = match state.store.cached_unread(&id, reader) {
-                Some(unread) => unread,
-                None => blocking(state, &id, move || st.store.has_unread(&id2, reader)).await?,
-            };
-            if unread {
-                writing(state, &id, state.store.take_unread(id.clone(), reader, page)).await?
-            } else {
-                Vec::new()
-            }
-        }
-        Some(n) if state.store.cached_last_index(&id).is_some_and(|last| n.max(1) > last) => {
-            Vec::new()
-        }
-        Some(n) => {
-            let (messages, behind) =
-                blocking(state, &id, move || st.store.messages_from(&id2, reader, n, page)).await?;
-            if let (true, Some(last)) = (behind, messages.last()) {
-                writing(state, &id, state.store.advance_cursor(id.clone(), reader, last.index))
-                    .await?;
-            }
-            messages
-        }
+) -> Result<Transcript, ApiError> {
+    let page = Some(st.limits.transcript_page);
+    let messages = match index_param(req)? {
+        None => st.store.poll(id, reader, page).await?,
+        Some(from) => st.store.transcript_from(id, reader, from, page).await?,
     };
-    ok(&TranscriptAnswer { messages, status_code: 0 })
+    Ok(Transcript { messages })
 }
 
 fn unknown_operation(name: &str) -> ApiError {

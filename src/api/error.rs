@@ -1,13 +1,15 @@
-//! One error type for the whole HTTP surface: HTTP status + GWS `statusCode` + `statusMessage`.
+//! One error type for the whole HTTP surface: HTTP status + GWS `statusCode` + `statusMessage`,
+//! and the one place where what went wrong below (store errors, unknown chat ids) becomes one.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
 
-use super::RequestLog;
+use super::middleware::Outcome;
+use crate::domain::UnknownChat;
 use crate::store::StoreError;
 
-/// GWS return values (SPEC.md "Errors").
+/// GWS return values.
 pub mod code {
     pub const OK: i32 = 0;
     pub const MISSING_PARAMETER: i32 = 1;
@@ -17,11 +19,20 @@ pub mod code {
     pub const NOT_FOUND: i32 = 6;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} (statusCode {status_code}): {message}", http.as_u16())]
 pub struct ApiError {
     pub http: StatusCode,
     pub status_code: i32,
     pub message: String,
+}
+
+/// The body of every error.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody<'a> {
+    status_code: i32,
+    status_message: &'a str,
 }
 
 impl ApiError {
@@ -48,12 +59,7 @@ impl ApiError {
     }
 
     pub fn chat_not_found(id: &str) -> Self {
-        let shown: String = id.chars().take(64).collect();
-        Self::new(
-            StatusCode::NOT_FOUND,
-            code::NOT_FOUND,
-            format!("chat {shown:?} not found; use the id returned by RequestChat"),
-        )
+        UnknownChat(id.chars().take(64).collect()).into()
     }
 
     pub fn route_not_found(method: &str, path: &str) -> Self {
@@ -92,11 +98,23 @@ impl ApiError {
             "the emulator is too busy to answer now; retry in a moment",
         )
     }
+}
 
-    pub fn from_store(e: StoreError, chat_id: &str) -> Self {
+impl From<UnknownChat> for ApiError {
+    fn from(e: UnknownChat) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, code::NOT_FOUND, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         match e {
-            StoreError::ChatNotFound => Self::chat_not_found(chat_id),
+            StoreError::ChatNotFound(id) => UnknownChat(id.to_string()).into(),
             StoreError::NotAllowed(why) => Self::invalid(why),
+            StoreError::Busy(waiting) => {
+                log::warn!("{waiting} requests already wait for the database; answering 503");
+                Self::busy()
+            }
             StoreError::Db(e) if is_busy(&e) => {
                 log::warn!("database busy: {e}");
                 Self::busy()
@@ -114,6 +132,10 @@ impl ApiError {
                 log::error!("database error: {e}");
                 Self::internal("the emulator failed to use its database; see logs/chat.log")
             }
+            StoreError::Task(e) => {
+                log::error!("a database task failed: {e}");
+                Self::internal("the emulator failed while handling this request")
+            }
         }
     }
 }
@@ -125,24 +147,16 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (statusCode {}): {}", self.http.as_u16(), self.status_code, self.message)
-    }
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.http
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.http).json(json!({
-            "statusCode": self.status_code,
-            "statusMessage": self.message,
-        }));
-        let outcome = format!("statusCode {}: {}", self.status_code, self.message);
-        res.extensions_mut().insert(RequestLog::outcome(outcome));
+        let body = ErrorBody { status_code: self.status_code, status_message: &self.message };
+        let mut res = HttpResponse::build(self.http).json(body);
+        res.extensions_mut()
+            .insert(Outcome(format!("statusCode {}: {}", self.status_code, self.message)));
         res
     }
 }

@@ -35,9 +35,8 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use gws_emulator::config::{parse_duration, Config};
 use gws_emulator::scheduler::{self, StopFlag};
-use gws_emulator::sim::Sim;
 use gws_emulator::startup::serve;
-use gws_emulator::store::{now_ms, Store, MIGRATIONS};
+use gws_emulator::store::{now_ms, Store, StoreOptions, MIGRATIONS};
 
 /// Every case, in the order they run, with what it measures.
 const CASES: &[(&str, &str)] = &[
@@ -1091,20 +1090,19 @@ impl Bench {
     fn scheduler_tick(&mut self) -> Result<(), String> {
         let cached = self.cached_db(DbKind::Tick)?;
         let db = self.copy_db(&cached, "scheduler-tick")?;
-        let store = Store::open(&db).map_err(|e| e.0)?;
-        let sim = std::sync::Arc::new(Sim::from_config(&Config::default()));
+        let store = Store::open(&db, StoreOptions::default()).map_err(|e| e.0)?;
         let stop = StopFlag::default();
         let mut stats = Stats::default();
         let mut ran_jobs = 0;
         let warm_until = Instant::now() + self.opts.warmup.min(Duration::from_millis(500));
         while Instant::now() < warm_until {
-            let _ = scheduler::run_due(&store, &sim, &stop);
+            let _ = scheduler::run_due(&store, &stop);
         }
         let end = Instant::now() + self.opts.duration;
         let mut ticks = 0u64;
         while Instant::now() < end && ticks < 1_000_000 {
             let t = Instant::now();
-            let result = scheduler::run_due(&store, &sim, &stop);
+            let result = scheduler::run_due(&store, &stop);
             // Nanoseconds, not µs: a tick is far below a millisecond.
             let took = t.elapsed().as_nanos().min(u32::MAX as u128) as u32;
             ticks += 1;
@@ -1633,7 +1631,7 @@ const AGENT_TEXTS: &[&str] = &["Good question...", "Ok.", "Neat.", "Let me check
 /// Creates the database with `Store::open` (the schema), then bulk-inserts the rows with one
 /// connection, in big transactions with prepared statements. Returns the number of messages.
 fn seed(path: &Path, kind: DbKind, s: &Sizes) -> Result<usize, String> {
-    drop(Store::open(path).map_err(|e| e.0)?);
+    drop(Store::open(path, StoreOptions::default()).map_err(|e| e.0)?);
     let conn = Connection::open(path).map_err(|e| e.to_string())?;
     let messages = seed_rows(&conn, kind, s).map_err(|e| format!("SQLite: {e}"))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| e.to_string())?;

@@ -3,16 +3,18 @@
 //! answered without a trip to the database.
 //!
 //! Correct by construction: entries are filled only from committed state, by a read; the writer
-//! records every chat its transaction touched and, after the commit and before it acknowledges
+//! records every chat its transaction opened for writing (a `ChatTx` cannot be had otherwise:
+//! see `writes.rs`) and, after the commit and before it acknowledges
 //! anything, drops their entries and bumps the generation. A read that started before a commit
 //! does not put its (older) result back, because the generation moved. So an entry is never ahead
 //! of the database, and a client that got an acknowledgement sees its write on its next read.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+use super::writes::Effects;
 use super::ChatView;
+use crate::domain::ChatId;
 
 /// Entries kept at most; past it the cache starts over (it refills from the database).
 const MAX_ENTRIES: usize = 50_000;
@@ -28,21 +30,21 @@ pub(super) struct Entry {
 
 #[derive(Default)]
 pub(super) struct ReadCache {
-    state: RwLock<State>,
+    state: RwLock<Entries>,
 }
 
 #[derive(Default)]
-struct State {
+struct Entries {
     generation: u64,
     /// Chat id -> entry.
-    chats: HashMap<String, Entry>,
+    chats: HashMap<ChatId, Entry>,
     /// rowid -> chat id, to drop what the writer touched (it knows rowids).
-    ids: HashMap<i64, String>,
+    ids: HashMap<i64, ChatId>,
 }
 
 impl ReadCache {
     /// Reads a chat's entry in place (no copy of what is not needed).
-    pub fn with<T>(&self, chat_id: &str, f: impl FnOnce(&Entry) -> T) -> Option<T> {
+    pub fn with<T>(&self, chat_id: &ChatId, f: impl FnOnce(&Entry) -> T) -> Option<T> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).chats.get(chat_id).map(f)
     }
 
@@ -51,7 +53,7 @@ impl ReadCache {
     }
 
     /// Keeps `entry`, read at `generation`, unless a commit came in between.
-    pub fn fill(&self, generation: u64, chat_id: &str, entry: Entry) {
+    pub fn fill(&self, generation: u64, chat_id: &ChatId, entry: Entry) {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         if st.generation != generation {
             return;
@@ -60,12 +62,12 @@ impl ReadCache {
             st.chats.clear();
             st.ids.clear();
         }
-        st.ids.insert(entry.rowid, chat_id.to_string());
-        st.chats.insert(chat_id.to_string(), entry);
+        st.ids.insert(entry.rowid, chat_id.clone());
+        st.chats.insert(chat_id.clone(), entry);
     }
 
     /// Called by the writer after a commit: forgets the chats it touched.
-    pub fn invalidate(&self, touched: &Touched) {
+    pub fn invalidate(&self, touched: &Effects) {
         if touched.is_empty() {
             return;
         }
@@ -76,46 +78,10 @@ impl ReadCache {
             st.ids.clear();
             return;
         }
-        for rowid in &touched.rowids {
+        for rowid in &touched.touched {
             if let Some(id) = st.ids.remove(rowid) {
                 st.chats.remove(&id);
             }
         }
     }
-
-    pub fn clear(&self) {
-        self.invalidate(&Touched { all: true, rowids: Vec::new() });
-    }
-}
-
-/// The chats the writer's current transaction changed.
-#[derive(Default)]
-pub(super) struct Touched {
-    pub all: bool,
-    pub rowids: Vec<i64>,
-}
-
-impl Touched {
-    fn is_empty(&self) -> bool {
-        !self.all && self.rowids.is_empty()
-    }
-}
-
-thread_local! {
-    static TOUCHED: RefCell<Touched> = RefCell::new(Touched::default());
-}
-
-/// Records that the running write changed chat `rowid` (messages, cursors, state, participants).
-pub(super) fn touch(rowid: i64) {
-    TOUCHED.with(|t| t.borrow_mut().rowids.push(rowid));
-}
-
-/// Records that the running write changed every chat.
-pub(super) fn touch_all() {
-    TOUCHED.with(|t| t.borrow_mut().all = true);
-}
-
-/// Takes what this thread's writes touched since the last call.
-pub(super) fn take_touched() -> Touched {
-    TOUCHED.with(|t| std::mem::take(&mut *t.borrow_mut()))
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::cache::{take_touched, ReadCache};
-use super::{Result, StoreError};
+use super::cache::ReadCache;
+use super::writes::{Effects, WriteTx};
+use super::{now_ms, Result, StoreError};
 
 /// Most operations committed together.
 const MAX_BATCH: usize = 512;
@@ -19,7 +20,7 @@ const MAX_BATCH: usize = 512;
 /// One queued write: runs on the writer's connection, answers after the commit.
 trait WriteOp: Send {
     /// Runs the operation; false if it failed (its savepoint is then rolled back).
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, tx: &WriteTx) -> bool;
     /// Sends the result: the operation's own, or why it was not committed (`None`: there is
     /// no database right now, after a failed reopen).
     fn finish(self: Box<Self>, commit: std::result::Result<(), Option<&rusqlite::Error>>);
@@ -34,11 +35,11 @@ struct Op<T, F> {
 impl<T, F> WriteOp for Op<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T> + Send,
+    F: FnOnce(&WriteTx) -> Result<T> + Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn run(&mut self, tx: &WriteTx) -> bool {
         let f = self.f.take().expect("an operation runs once");
-        let result = f(conn);
+        let result = f(tx);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -81,7 +82,6 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
     /// Starts the writer thread on `conn`; after each commit it drops what it touched from
     /// `cache`.
     pub(super) fn start(conn: Connection, cache: Arc<ReadCache>) -> Writer {
@@ -97,7 +97,7 @@ impl Writer {
     pub(super) fn submit<T, F>(&self, f: F) -> oneshot::Receiver<Result<T>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&WriteTx) -> Result<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let op = Op { f: Some(f), result: None, reply };
@@ -121,7 +121,7 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, cache: &ReadCache) {
                 Some(Message::Exclusive(f)) => {
                     commit_batch(conn.as_ref(), &mut batch, cache);
                     f(&mut conn);
-                    cache.clear();
+                    cache.invalidate(&Effects { all: true, touched: Vec::new() });
                 }
                 None => break,
             }
@@ -145,14 +145,17 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
         }
         return;
     };
+    let mut effects = Effects::default();
     let outcome = (|| -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for op in batch.iter_mut() {
             conn.execute_batch("SAVEPOINT op")?;
+            let tx = WriteTx::new(conn, now_ms());
             // A panicking operation fails alone (its answer: unavailable); the writer lives on.
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(conn)));
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(&tx)));
             if ran.unwrap_or(false) {
                 conn.execute_batch("RELEASE op")?;
+                effects.merge(tx.into_effects());
             } else {
                 conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
             }
@@ -165,8 +168,9 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
-    // Before anyone is answered: a client that got its acknowledgement reads its own write.
-    cache.invalidate(&take_touched());
+    // Before anyone is answered: a client that got its acknowledgement reads its own write. (A
+    // failed commit changed nothing; dropping entries anyway costs only a refill.)
+    cache.invalidate(&effects);
     let commit = outcome.as_ref().map(|_| ()).map_err(Some);
     for op in batch.drain(..) {
         op.finish(commit);

@@ -1,24 +1,84 @@
-//! Reading a request body as a JSON object, whatever its Content-Type, within the size limit,
-//! and typed access to its fields with GWS errors for missing, blank and wrongly typed ones.
+//! What handlers take from a request, parsed once so they never see unchecked input: the chat id
+//! of the path (`ChatPath`), the body as a JSON object whatever its Content-Type and within the
+//! size limit (`JsonBody`), typed access to its fields with GWS errors for missing, blank and
+//! wrongly typed ones (`Fields`), and the query string.
 
-use actix_web::web;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::State;
+use crate::domain::ChatId;
 
-/// The body as a JSON object: 413 past `limit`, 400/1 when empty, not JSON or not an object.
-pub async fn json_object(
-    payload: web::Payload,
-    limit: usize,
-) -> Result<Map<String, Value>, ApiError> {
-    let bytes = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => {
-            return Err(ApiError::missing(format!("the request body could not be read: {e}")))
-        }
-        Err(_) => return Err(ApiError::too_large(limit)),
-    };
-    parse_object(&bytes)
+/// The chat id of the path (`{id}`): a UUID, or 404/6 before the handler runs.
+pub struct ChatPath(pub ChatId);
+
+impl FromRequest for ChatPath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ChatPath, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = req.match_info().get("id").unwrap_or_default();
+        std::future::ready(ChatId::parse(raw).map(ChatPath).map_err(ApiError::from))
+    }
+}
+
+/// The body as a JSON object: 413 past `--max-body`, 400/1 when empty, not JSON or not an object.
+pub struct JsonBody(pub Map<String, Value>);
+
+impl JsonBody {
+    pub fn fields(&self) -> Fields<'_> {
+        Fields(&self.0)
+    }
+}
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<JsonBody, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<State>().map_or(64 * 1024, |s| s.limits.max_body);
+        let payload = web::Payload::from_request(req, payload).into_inner();
+        Box::pin(async move {
+            let payload = payload.map_err(|e| {
+                ApiError::missing(format!("the request body could not be read: {e}"))
+            })?;
+            let bytes = match payload.to_bytes_limited(limit).await {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(e)) => {
+                    return Err(ApiError::missing(format!(
+                        "the request body could not be read: {e}"
+                    )))
+                }
+                Err(_) => return Err(ApiError::too_large(limit)),
+            };
+            parse_object(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// The query string as a map (400/2 when it cannot be decoded).
+pub fn query_map(req: &HttpRequest) -> Result<HashMap<String, String>, ApiError> {
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::invalid(format!("the query string is not valid: {e}")))
+}
+
+/// The value of `index` in the query string: absent, or a whole number >= 0 (400/2 otherwise).
+pub fn index_param(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let query = query_map(req)?;
+    match query.get("index") {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+            let shown: String = v.chars().take(40).collect();
+            ApiError::invalid(format!("index must be a whole number from 0 up, not {shown:?}"))
+        }),
+    }
 }
 
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

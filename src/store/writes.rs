@@ -1,0 +1,309 @@
+//! The write transaction and what can be written through it. The writer thread (`writer.rs`)
+//! hands every operation a `WriteTx`; everything that changes a chat goes through a `ChatTx`,
+//! which can only be had from the `WriteTx` and records the chat as touched when it is opened.
+//! After the commit the writer drops what was touched from the read cache (`cache.rs`), before it
+//! answers anyone: a write cannot forget to invalidate.
+
+use std::cell::{Cell, RefCell};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{Result, StoreError};
+use crate::domain::{ChatId, ChatState, MessageType, ParticipantType, Reader};
+
+/// The customer is always participant 1, the `system` participant 2.
+pub const CUSTOMER_ID: i64 = 1;
+pub const SYSTEM_ID: i64 = 2;
+pub const SYSTEM_NICKNAME: &str = "system";
+
+/// What a committed transaction changed, for the read cache.
+#[derive(Debug, Default)]
+pub(super) struct Effects {
+    /// Every chat was changed (a reset).
+    pub all: bool,
+    /// The rowids of the chats opened for writing.
+    pub touched: Vec<i64>,
+}
+
+impl Effects {
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.touched.is_empty()
+    }
+
+    pub fn merge(&mut self, other: Effects) {
+        self.all |= other.all;
+        self.touched.extend(other.touched);
+    }
+}
+
+/// One write operation's view of the writer's transaction.
+pub struct WriteTx<'c> {
+    conn: &'c Connection,
+    now: Cell<i64>,
+    effects: RefCell<Effects>,
+}
+
+/// What RequestChat stores about a new chat.
+pub struct NewChat {
+    pub nickname: String,
+    pub subject: String,
+    /// The userData object, serialized as JSON.
+    pub user_data: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+impl<'c> WriteTx<'c> {
+    pub(super) fn new(conn: &'c Connection, now: i64) -> WriteTx<'c> {
+        WriteTx { conn, now: Cell::new(now), effects: RefCell::default() }
+    }
+
+    pub(super) fn into_effects(self) -> Effects {
+        self.effects.into_inner()
+    }
+
+    /// The connection, for reads and for rows that belong to no chat.
+    pub fn conn(&self) -> &Connection {
+        self.conn
+    }
+
+    /// The emulator's time for this operation, in milliseconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.now.get()
+    }
+
+    fn open(&self, rowid: i64, id: ChatId, state: &str) -> ChatTx<'_> {
+        self.effects.borrow_mut().touched.push(rowid);
+        ChatTx { tx: self, rowid, id, state: Cell::new(state_from_db(state)) }
+    }
+
+    /// Opens the chat `id` for writing (404 when there is none).
+    pub fn chat(&self, id: &ChatId) -> Result<ChatTx<'_>> {
+        let (rowid, state): (i64, String) = self
+            .conn
+            .prepare_cached("SELECT rowid, state FROM chats WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::ChatNotFound(id.clone()))?;
+        Ok(self.open(rowid, id.clone(), &state))
+    }
+
+    /// Opens the chat stored at `rowid` for writing (the scheduler's jobs know rowids).
+    pub fn chat_at(&self, rowid: i64) -> Result<ChatTx<'_>> {
+        let (id, state): (String, String) = self
+            .conn
+            .prepare_cached("SELECT id, state FROM chats WHERE rowid = ?1")?
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(self.open(rowid, ChatId::from_stored(id), &state))
+    }
+
+    /// Stores a new chat (`WaitingForAgent`, nobody in it yet) and opens it for writing.
+    pub fn insert_chat(&self, id: &ChatId, new: &NewChat) -> Result<ChatTx<'_>> {
+        let rowid: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO chats (id, nickname, subject, user_data, endpoint, state, created_at,
+                                    last_customer_activity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6) RETURNING rowid",
+            )?
+            .query_row(
+                params![
+                    id.as_str(),
+                    new.nickname,
+                    new.subject,
+                    new.user_data,
+                    new.endpoint,
+                    self.now()
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(self.open(rowid, id.clone(), ChatState::WaitingForAgent.as_str()))
+    }
+
+    /// Runs `f` in a savepoint of its own: if it fails, what it wrote is rolled back and the
+    /// rest of the transaction goes on.
+    pub fn attempt<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("SAVEPOINT attempt")?;
+        match f() {
+            Ok(v) => {
+                self.conn.execute_batch("RELEASE attempt")?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.conn.execute_batch("ROLLBACK TO attempt; RELEASE attempt")?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes every chat, and with them their messages, cursors and pending work.
+    pub fn delete_all_chats(&self) -> Result<usize> {
+        self.effects.borrow_mut().all = true;
+        Ok(self.conn.execute("DELETE FROM chats", [])?)
+    }
+}
+
+/// One chat, opened for writing in a `WriteTx`.
+pub struct ChatTx<'t> {
+    tx: &'t WriteTx<'t>,
+    pub rowid: i64,
+    pub id: ChatId,
+    state: Cell<ChatState>,
+}
+
+impl ChatTx<'_> {
+    pub(super) fn conn(&self) -> &Connection {
+        self.tx.conn
+    }
+
+    /// The chat's time now: the time every message written now carries.
+    pub fn now(&self) -> i64 {
+        self.tx.now()
+    }
+
+    pub fn state(&self) -> ChatState {
+        self.state.get()
+    }
+
+    /// Appends one message and returns its index (the chat's next, under the write lock).
+    pub fn append(
+        &self,
+        kind: MessageType,
+        participant: i64,
+        text: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<i64> {
+        let index: i64 = self
+            .conn()
+            .prepare_cached(
+                "UPDATE chats SET last_index = last_index + 1 WHERE rowid = ?1 RETURNING last_index",
+            )?
+            .query_row([self.rowid], |r| r.get(0))?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO messages (chat_rowid, idx, type, participant_id, text, url, utc_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                self.rowid,
+                index,
+                kind.as_str(),
+                participant,
+                text,
+                url,
+                self.now()
+            ])?;
+        Ok(index)
+    }
+
+    pub fn set_state(&self, state: ChatState) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE chats SET state = ?2 WHERE rowid = ?1")?
+            .execute(params![self.rowid, state.as_str()])?;
+        self.state.set(state);
+        Ok(())
+    }
+
+    /// Adds a participant (not yet announced in the transcript); returns its participant id.
+    pub fn add_participant(&self, nickname: &str, kind: ParticipantType) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO participants (chat_rowid, participant_id, nickname, type, joined_at)
+                 SELECT ?1, coalesce(max(participant_id), 0) + 1, ?2, ?3, ?4
+                 FROM participants WHERE chat_rowid = ?1
+                 RETURNING participant_id",
+            )?
+            .query_row(params![self.rowid, nickname, kind.as_str(), self.now()], |r| r.get(0))?)
+    }
+
+    pub fn mark_left(&self, participant: i64) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE participants SET left_at = ?3 WHERE chat_rowid = ?1 AND participant_id = ?2",
+            )?
+            .execute(params![self.rowid, participant, self.now()])?;
+        Ok(())
+    }
+
+    /// The agent currently in the chat, if any.
+    pub fn present_agent(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT participant_id FROM participants
+                 WHERE chat_rowid = ?1 AND type = 'Agent' AND left_at IS NULL
+                 ORDER BY participant_id DESC LIMIT 1",
+            )?
+            .query_row([self.rowid], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The text of message `index` (the bot reads the question it answers).
+    pub fn message_text(&self, index: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT text FROM messages WHERE chat_rowid = ?1 AND idx = ?2")?
+            .query_row(params![self.rowid, index], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// The customer did something: the inactivity timeout counts from now.
+    pub fn customer_was_active(&self) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE chats SET last_customer_activity = ?2 WHERE rowid = ?1")?
+            .execute(params![self.rowid, self.now()])?;
+        Ok(())
+    }
+
+    pub fn last_customer_activity(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT last_customer_activity FROM chats WHERE rowid = ?1")?
+            .query_row([self.rowid], |r| r.get(0))?)
+    }
+
+    /// The chat ends: state `Idle`, and all its pending work is cancelled.
+    pub fn end(&self) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE chats SET state = 'Idle', ended_at = ?2 WHERE rowid = ?1")?
+            .execute(params![self.rowid, self.now()])?;
+        self.state.set(ChatState::Idle);
+        self.cancel_all_work()
+    }
+
+    /// Closes the chat from the contact centre's side (agent Complete, inactivity): whoever is
+    /// still in it leaves, in reverse join order (agent, system, customer), then it ends.
+    pub fn close(&self) -> Result<()> {
+        let present: Vec<i64> = self
+            .conn()
+            .prepare_cached(
+                "SELECT participant_id FROM participants
+                 WHERE chat_rowid = ?1 AND left_at IS NULL ORDER BY participant_id DESC",
+            )?
+            .query_map([self.rowid], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for participant in present {
+            self.append(MessageType::ParticipantLeft, participant, None, None)?;
+            self.mark_left(participant)?;
+        }
+        self.end()
+    }
+
+    /// How far `reader` has read (0 when it has read nothing).
+    pub fn read_cursor(&self, reader: Reader) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT last_read_index FROM read_cursors WHERE chat_rowid = ?1 AND reader = ?2",
+            )?
+            .query_row(params![self.rowid, reader.as_str()], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+}
+
+pub(super) fn state_from_db(s: &str) -> ChatState {
+    // The CHECK constraint keeps other values out of the table.
+    ChatState::parse(s).unwrap_or(ChatState::Idle)
+}
