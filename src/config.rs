@@ -117,14 +117,14 @@ struct Cli {
           value_parser = body_size, hide_env_values = true)]
     max_body: usize,
 
-    /// Longest message or notice text, in characters (400 above it)
-    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_TEXT", value_name = "CHARS", default_value = "16384",
-          value_parser = count::<{ 1 << 24 }>, hide_env_values = true)]
+    /// Longest message or notice text, in characters (400 above it; 0 = no cap: any text that fits in --max-body)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_MAX_TEXT", value_name = "CHARS", default_value = "0",
+          value_parser = cap::<{ 1 << 24 }>, hide_env_values = true)]
     max_text: usize,
 
-    /// Most messages one GetTranscript returns; the next call (or index) gets the rest
-    #[arg(long, allow_hyphen_values = true, env = "GWS_TRANSCRIPT_PAGE", value_name = "N", default_value = "1000",
-          value_parser = count::<1_000_000>, hide_env_values = true)]
+    /// Most messages one GetTranscript returns, the next call (or index) getting the rest (0 = no cap: every message, as GWS documents)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_TRANSCRIPT_PAGE", value_name = "N", default_value = "0",
+          value_parser = cap::<1_000_000>, hide_env_values = true)]
     transcript_page: usize,
 
     /// Open HTTP connections served at once; more wait to be accepted
@@ -141,6 +141,26 @@ struct Cli {
     #[arg(long, allow_hyphen_values = true, env = "GWS_SCHEDULER_TICK", value_name = "DURATION", default_value = "20ms",
           value_parser = tick, hide_env_values = true)]
     scheduler_tick: Duration,
+
+    /// The emulator's clock at start: frozen (only POST /__admin/clock moves it) or real [default: as stored in the database; real on a new one]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_CLOCK", value_name = "frozen|real",
+          value_parser = clock_mode, hide_env_values = true)]
+    clock: Option<bool>,
+
+    /// The emulator's time at start on a new database, e.g. 2026-01-01T00:00:00Z or milliseconds since the epoch (with --clock frozen and --seed, runs are identical byte for byte) [default: the wall clock]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_CLOCK_START", value_name = "INSTANT",
+          value_parser = instant, hide_env_values = true)]
+    clock_start: Option<i64>,
+
+    /// Ended (Idle) chats are deleted this long after they ended, with their messages (0 = kept forever)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_RETENTION", value_name = "DURATION", default_value = "7d",
+          value_parser = duration, hide_env_values = true)]
+    retention: Duration,
+
+    /// Every /__admin route requires the header Authorization: Bearer <TOKEN> [default: none, the admin API is open]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_ADMIN_TOKEN", value_name = "TOKEN",
+          value_parser = non_empty_token, hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 /// The emulator's settings, parsed and checked.
@@ -164,11 +184,20 @@ pub struct Config {
     pub require_apikey: bool,
     pub apikey: String,
     pub max_body: usize,
-    pub max_text: usize,
-    pub transcript_page: i64,
+    /// `None`: no cap but the body limit.
+    pub max_text: Option<usize>,
+    /// `None`: every message in one read.
+    pub transcript_page: Option<i64>,
     pub max_connections: usize,
     pub max_pending: usize,
     pub scheduler_tick: Duration,
+    /// Frozen (true) or real (false) at start; `None` keeps the stored state.
+    pub clock: Option<bool>,
+    /// The emulator's time at start on a new database.
+    pub clock_start: Option<i64>,
+    /// `None`: ended chats are kept forever.
+    pub retention: Option<Duration>,
+    pub admin_token: Option<String>,
 }
 
 /// Why there is no configuration to run with.
@@ -227,11 +256,15 @@ impl Cli {
             require_apikey: self.require_apikey,
             apikey: self.apikey,
             max_body: self.max_body,
-            max_text: self.max_text,
-            transcript_page: self.transcript_page as i64,
+            max_text: (self.max_text > 0).then_some(self.max_text),
+            transcript_page: (self.transcript_page > 0).then_some(self.transcript_page as i64),
             max_connections: self.max_connections,
             max_pending: self.max_pending,
             scheduler_tick: self.scheduler_tick,
+            clock: self.clock,
+            clock_start: self.clock_start,
+            retention: nonzero(self.retention),
+            admin_token: self.admin_token,
         }
     }
 }
@@ -395,6 +428,74 @@ fn body_size(s: &str) -> Result<usize, String> {
     })
 }
 
+/// A cap that is off with 0.
+fn cap<const MAX: usize>(s: &str) -> Result<usize, String> {
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX)
+        .ok_or_else(|| format!("expected a whole number from 1 to {MAX}, or 0 for no cap"))
+}
+
+fn clock_mode(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "frozen" => Ok(true),
+        "real" => Ok(false),
+        _ => Err("expected frozen or real".into()),
+    }
+}
+
+fn non_empty_token(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Err("expected a token without spaces".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn instant(s: &str) -> Result<i64, String> {
+    parse_instant(s.trim()).ok_or_else(|| {
+        "expected a UTC time such as 2026-01-01T00:00:00Z or milliseconds since the epoch".into()
+    })
+}
+
+/// `2026-01-01T00:00:00Z` (optionally with `.sss` milliseconds), `2026-01-01`, or milliseconds
+/// since the epoch, as milliseconds since the epoch.
+pub fn parse_instant(s: &str) -> Option<i64> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, t.strip_suffix('Z')?),
+        None => (s, "00:00:00"),
+    };
+    let num = |p: &str| p.parse::<i64>().ok();
+    let mut d = date.split('-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) || y < 1970 {
+        return None;
+    }
+    let (hms, millis) = match time.split_once('.') {
+        Some((hms, frac)) if frac.len() == 3 => (hms, num(frac)?),
+        Some(_) => return None,
+        None => (time, 0),
+    };
+    let mut t = hms.split(':');
+    let (h, min, sec) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    if t.next().is_some() || h > 23 || min > 59 || sec > 59 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + sec * 1000 + millis)
+}
+
 fn count<const MAX: usize>(s: &str) -> Result<usize, String> {
     s.trim()
         .parse::<usize>()
@@ -489,7 +590,9 @@ mod tests {
         assert_eq!(c.seed, None);
         assert!(!c.require_apikey);
         assert_eq!(c.max_body, 64 * 1024);
-        assert_eq!((c.max_text, c.transcript_page), (16384, 1000));
+        assert_eq!((c.max_text, c.transcript_page), (None, None), "caps are opt-in");
+        assert_eq!(c.retention, Some(Duration::from_secs(7 * 86400)));
+        assert_eq!((c.clock, c.clock_start, c.admin_token.as_deref()), (None, None, None));
     }
 
     #[test]
@@ -535,6 +638,26 @@ mod tests {
         assert_eq!(parse_size("12 parsecs"), None);
         assert_eq!(parse_bool("TRUE"), Some(true));
         assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn instants() {
+        assert_eq!(parse_instant("0"), Some(0));
+        assert_eq!(parse_instant("1767225600000"), Some(1_767_225_600_000));
+        assert_eq!(parse_instant("2026-01-01T00:00:00Z"), Some(1_767_225_600_000));
+        assert_eq!(parse_instant("2026-01-01"), Some(1_767_225_600_000));
+        assert_eq!(parse_instant("2000-02-29T12:34:56.789Z"), Some(951_827_696_789));
+        for bad in ["", "soon", "2026-13-01", "2026-01-01T25:00:00Z", "2026-01-01T00:00:00", "-5"] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn caps_are_opt_in_and_zero_switches_them_off() {
+        let c = parse(&["--max-text", "10", "--transcript-page", "100"]).unwrap();
+        assert_eq!((c.max_text, c.transcript_page), (Some(10), Some(100)));
+        let c = parse(&["--max-text", "0", "--transcript-page", "0", "--retention", "0"]).unwrap();
+        assert_eq!((c.max_text, c.transcript_page, c.retention), (None, None, None));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! See README.md for use and docs/api.md for the contract.
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod contact_centre;
 pub mod domain;
+pub mod events;
 pub mod logging;
 pub mod scheduler;
 pub mod startup;

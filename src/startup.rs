@@ -14,7 +14,7 @@ use crate::api::{self, middleware, AppState, Limits};
 use crate::config::Config;
 use crate::contact_centre::ContactCentre;
 use crate::scheduler::{self, StopFlag};
-use crate::store::{OpenError, Store, StoreOptions};
+use crate::store::{ClockStart, OpenError, Store, StoreOptions};
 
 /// Why the emulator could not start or stopped early, as one line a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +42,21 @@ pub fn serve(config: Config) -> Result<(), StartError> {
 pub struct Application {
     server: Server,
     stop: StopFlag,
+    store: Store,
 }
 
 impl Application {
     /// Opens the database, binds, and starts the scheduler. Call inside an actix system.
     pub fn build(config: Config) -> Result<Application, StartError> {
         let centre = Arc::new(ContactCentre::from_config(&config));
-        let store =
-            Store::open(&config.db, StoreOptions { centre, max_pending: config.max_pending })?;
+        let store = Store::open(
+            &config.db,
+            StoreOptions {
+                centre,
+                max_pending: config.max_pending,
+                clock: ClockStart { freeze: config.clock, at: config.clock_start },
+            },
+        )?;
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).map_err(|e| {
             let addr = format!("{}:{}", config.bind, config.port);
             StartError::Listen(match e.kind() {
@@ -60,6 +67,9 @@ impl Application {
             })
         })?;
         let local = listener.local_addr().map_err(|e| StartError::Listen(e.to_string()))?;
+        let stop = StopFlag::default();
+        let scheduler =
+            scheduler::Settings { tick: config.scheduler_tick, retention: config.retention };
         let state = web::Data::new(AppState {
             store: store.clone(),
             limits: Limits {
@@ -68,6 +78,9 @@ impl Application {
                 transcript_page: config.transcript_page,
             },
             apikey: config.require_apikey.then(|| config.apikey.clone()),
+            admin_token: config.admin_token.clone(),
+            scheduler: stop.clone(),
+            settings: scheduler,
             started: Instant::now(),
         });
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -110,8 +123,7 @@ impl Application {
         .disable_signals()
         .run();
 
-        let stop = StopFlag::default();
-        scheduler::spawn(store.clone(), config.scheduler_tick, stop.clone());
+        scheduler::spawn(store.clone(), scheduler, stop.clone());
         watch_database_file(store.clone(), stop.clone());
         let url = format!("http://{local}/");
         log::info!(
@@ -120,24 +132,40 @@ impl Application {
             store.path().display(),
             config.agent_mode.as_str()
         );
+        if config.admin_token.is_none() && !is_loopback(&config.bind) {
+            let warning = format!(
+                "WARNING: listening on {} without --admin-token: anyone who can reach port {} can \
+                 read every chat, act as the agent and delete every chat through /__admin. Set \
+                 --admin-token (or GWS_ADMIN_TOKEN), or bind to 127.0.0.1.",
+                config.bind,
+                local.port()
+            );
+            log::warn!("{warning}");
+            eprintln!("{warning}");
+        }
         // The first line on stdout, for people and for tests that started us on port 0.
         println!("gws-emulator listening on {url}");
-        Ok(Application { server, stop })
+        Ok(Application { server, stop, store })
     }
 
     /// Runs until SIGINT (Ctrl-C) or SIGTERM. The scheduler stops first, so no simulated
     /// work happens while the server drains its requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let stop = self.stop.clone();
+        let (stop, events) = (self.stop.clone(), self.store.events().clone());
         actix_web::rt::spawn(async move {
             let signal = shutdown_signal().await;
             log::info!("{signal} received: stopping");
             stop.stop();
+            // Event streams and long polls end now, so the server can drain.
+            events.close();
             handle.stop(true).await;
         });
         self.server.await?;
         self.stop.stop();
+        // Leave an empty write-ahead log beside chat.db.
+        let store = self.store.clone();
+        let _ = web::block(move || store.checkpoint()).await;
         log::info!("stopped");
         Ok(())
     }
@@ -163,6 +191,10 @@ fn watch_database_file(store: Store, stop: StopFlag) {
             }
         }
     });
+}
+
+fn is_loopback(bind: &str) -> bool {
+    bind == "localhost" || bind.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn shutdown_signal() -> &'static str {

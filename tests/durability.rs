@@ -175,11 +175,19 @@ fn the_schema_is_recorded_and_readable_in_sqlite() {
 
     let conn = rusqlite::Connection::open(server.db()).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1);
-    let name: String = conn
-        .query_row("SELECT name FROM schema_migrations WHERE version = 1", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(name, "0001_init");
+    let migrations = gws_emulator::store::MIGRATIONS;
+    assert_eq!(version, migrations.len() as i64);
+    for (i, (file, _)) in migrations.iter().enumerate() {
+        let name: String = conn
+            .query_row(
+                "SELECT name FROM schema_migrations WHERE version = ?1",
+                [i as i64 + 1],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(&name, file);
+    }
+    assert_eq!(migrations[0].0, "0001_init");
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     // The readable transcript view a person would query.

@@ -22,7 +22,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 
-/// `--max-text` and `--max-body` defaults (README "Configuration").
+/// The opt-in `--max-text` this table runs with, and the `--max-body` default.
 const MAX_TEXT: usize = 16384;
 const MAX_BODY: usize = 64 * 1024;
 const TEN_MB: usize = 10 * 1024 * 1024;
@@ -1262,7 +1262,11 @@ fn table(id: &str) -> Vec<Case> {
 
 #[test]
 fn a_table_of_hostile_requests_gets_gws_errors_and_changes_nothing() {
-    let mut server = Server::builder().arg("--agent-mode", "manual").start();
+    // With the opt-in text cap set (off by default): the table checks that it works when set.
+    let mut server = Server::builder()
+        .arg("--agent-mode", "manual")
+        .arg("--max-text", &MAX_TEXT.to_string())
+        .start();
     let id = existing_chat(&server);
     let before = server.admin_chat(&id);
     let count = chat_count(server.port).unwrap();
@@ -1406,7 +1410,12 @@ fn shared_server() -> Arc<Server> {
     if let Some(server) = slot.upgrade() {
         return server;
     }
-    let server = Arc::new(Server::builder().arg("--agent-mode", "manual").start());
+    let server = Arc::new(
+        Server::builder()
+            .arg("--agent-mode", "manual")
+            .arg("--max-text", &MAX_TEXT.to_string())
+            .start(),
+    );
     *slot = Arc::downgrade(&server);
     server
 }

@@ -1,14 +1,16 @@
 //! The emulator's own API under `/__admin`: health, chats, and acting as the agent.
 
+use std::time::Duration;
+
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::customer::{transcript, Transcript};
 use super::error::ApiError;
 use super::extract::{query_map, ChatPath, JsonBody};
 use super::middleware::LogOperation;
 use super::{Answer, Done, State, MAX_NICKNAME, MAX_URL};
-use crate::domain::{ChatState, Reader};
+use crate::clock::ClockView;
+use crate::domain::ChatState;
 use crate::store::{AgentAction, ChatDetail, ChatSummary, ChatsByState};
 
 const DEFAULT_LIST_LIMIT: i64 = 500;
@@ -24,6 +26,9 @@ struct Health {
     uptime_ms: u64,
     chats: ChatsByState,
     pending_work: i64,
+    /// How long ended chats are kept, in ms (`null`: forever).
+    retention_ms: Option<u64>,
+    clock: ClockView,
 }
 
 #[derive(Serialize)]
@@ -41,8 +46,13 @@ struct Deleted {
     deleted: usize,
 }
 
-/// `GET /__admin/health`.
+/// `GET /__admin/health`: 200 with `"status":"ok"` once the database is open and the scheduler
+/// runs; 503 (a GWS body saying why) otherwise, so CI and container checks can wait on it.
 pub async fn health(st: State) -> Result<Answer<impl Serialize>, ApiError> {
+    let window = (st.settings.tick * 50).max(Duration::from_secs(10));
+    if !st.scheduler.is_running(window) {
+        return Err(ApiError::not_ready("the scheduler is not running"));
+    }
     let counts = st.store.counts().await?;
     Ok(Answer(Health {
         status: "ok",
@@ -52,6 +62,8 @@ pub async fn health(st: State) -> Result<Answer<impl Serialize>, ApiError> {
         uptime_ms: st.started.elapsed().as_millis() as u64,
         chats: counts.chats,
         pending_work: counts.pending_work,
+        retention_ms: st.settings.retention.map(|d| d.as_millis() as u64),
+        clock: st.store.clock().view(),
     }))
 }
 
@@ -91,15 +103,6 @@ pub async fn delete_all_chats(st: State) -> Result<Answer<impl Serialize>, ApiEr
 /// `GET /__admin/chats/{id}`: everything stored about one chat.
 pub async fn chat_detail(st: State, id: ChatPath) -> Result<Answer<impl Serialize>, ApiError> {
     Ok(Answer(OneChat { chat: st.store.chat_detail(&id.0).await? }))
-}
-
-/// `GET /__admin/chats/{id}/messages[?index=N]`: the agent side's own unread cursor.
-pub async fn agent_transcript(
-    st: State,
-    id: ChatPath,
-    req: HttpRequest,
-) -> Result<Answer<Transcript>, ApiError> {
-    transcript(&st, &id.0, &req, Reader::Agent).await.map(Answer)
 }
 
 /// `POST /__admin/chats/{id}/agent` with `{"action": …}`.

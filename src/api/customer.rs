@@ -109,7 +109,7 @@ pub async fn transcript(
     req: &HttpRequest,
     reader: Reader,
 ) -> Result<Transcript, ApiError> {
-    let page = Some(st.limits.transcript_page);
+    let page = st.limits.transcript_page;
     let messages = match index_param(req)? {
         None => st.store.poll(id, reader, page).await?,
         Some(from) => st.store.transcript_from(id, reader, from, page).await?,

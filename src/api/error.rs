@@ -58,6 +58,15 @@ impl ApiError {
         )
     }
 
+    pub fn admin_unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code::UNAUTHORIZED,
+            "the admin API needs the header Authorization: Bearer <token>, with the token the \
+             emulator was started with (--admin-token)",
+        )
+    }
+
     pub fn chat_not_found(id: &str) -> Self {
         UnknownChat(id.chars().take(64).collect()).into()
     }
@@ -91,6 +100,15 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, message)
     }
 
+    /// 503 / 4: the emulator is not ready (yet, or right now).
+    pub fn not_ready(why: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::INTERNAL,
+            format!("the emulator is not ready: {why}; retry in a moment"),
+        )
+    }
+
     pub fn busy() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -119,11 +137,9 @@ impl From<StoreError> for ApiError {
                 log::warn!("database busy: {e}");
                 Self::busy()
             }
-            StoreError::Unavailable => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code::INTERNAL,
-                "the emulator's database is being recreated; retry in a moment",
-            ),
+            StoreError::Unavailable => {
+                Self::not_ready("the emulator's database is being recreated")
+            }
             StoreError::Pool(e) => {
                 log::warn!("no database connection free: {e}");
                 Self::busy()

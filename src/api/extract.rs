@@ -69,6 +69,41 @@ pub fn query_map(req: &HttpRequest) -> Result<HashMap<String, String>, ApiError>
         .map_err(|e| ApiError::invalid(format!("the query string is not valid: {e}")))
 }
 
+/// The longest duration the API takes (an advance of the clock, a scenario delay).
+pub const MAX_DURATION_MS: i64 = 365 * 86_400_000;
+
+/// A duration given as a string with a unit (`"30m"`, `"1500ms"`, `"2h"`, `"7d"`) or as a number
+/// of milliseconds: 400/2 when negative, not a duration, or longer than a year.
+pub fn duration_ms(name: &str, value: &Value) -> Result<i64, ApiError> {
+    let ms = match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => crate::config::parse_duration(s).map(|d| d.as_millis() as i64),
+        _ => None,
+    };
+    let shown: String = value.to_string().chars().take(40).collect();
+    match ms {
+        Some(ms) if (0..=MAX_DURATION_MS).contains(&ms) => Ok(ms),
+        _ if value.as_i64().is_some_and(|n| n > MAX_DURATION_MS)
+            || value.as_str().is_some_and(looks_too_long) =>
+        {
+            Err(ApiError::invalid(format!("{name} must be at most 365 days, not {shown}")))
+        }
+        _ => Err(ApiError::invalid(format!(
+            "{name} must be a duration such as \"30m\", \"1500ms\" or a number of milliseconds, \
+             not {shown}"
+        ))),
+    }
+}
+
+/// A well-formed duration past the limit (so the message can say so).
+fn looks_too_long(s: &str) -> bool {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    digits > 0
+        && matches!(s[digits..].trim(), "" | "ms" | "s" | "m" | "min" | "h" | "d")
+        && crate::config::parse_duration(s).is_none()
+}
+
 /// The value of `index` in the query string: absent, or a whole number >= 0 (400/2 otherwise).
 pub fn index_param(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let query = query_map(req)?;
@@ -124,14 +159,23 @@ impl Fields<'_> {
         }
     }
 
-    /// A required string of at most `max` characters (400/2 when longer).
-    pub fn required_text(&self, name: &str, max: usize) -> Result<String, ApiError> {
+    /// A required string of at most `max` characters when given (400/2 when longer).
+    pub fn required_text(
+        &self,
+        name: &str,
+        max: impl Into<Option<usize>>,
+    ) -> Result<String, ApiError> {
         let s = self.required_str(name)?;
-        within(name, s, max)
+        within(name, s, max.into())
     }
 
-    /// An optional string of at most `max` characters.
-    pub fn optional_text(&self, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+    /// An optional string of at most `max` characters when given.
+    pub fn optional_text(
+        &self,
+        name: &str,
+        max: impl Into<Option<usize>>,
+    ) -> Result<Option<String>, ApiError> {
+        let max = max.into();
         self.optional_str(name)?.map(|s| within(name, s, max)).transpose()
     }
 
@@ -141,6 +185,23 @@ impl Fields<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => Err(wrong_type(name, "a string", other)),
+        }
+    }
+
+    /// An optional boolean field (400/2 when not a boolean).
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(wrong_type(name, "true or false", other)),
+        }
+    }
+
+    /// An optional duration field (see `duration_ms`), in milliseconds.
+    pub fn optional_duration(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => duration_ms(name, v).map(Some),
         }
     }
 
@@ -154,7 +215,8 @@ impl Fields<'_> {
     }
 }
 
-fn within(name: &str, s: String, max: usize) -> Result<String, ApiError> {
+fn within(name: &str, s: String, max: Option<usize>) -> Result<String, ApiError> {
+    let Some(max) = max else { return Ok(s) };
     // Counting stops at max + 1: a huge text costs no more than the limit.
     if s.chars().take(max + 1).count() > max {
         Err(ApiError::invalid(format!("{name} is longer than the limit of {max} characters")))

@@ -16,7 +16,8 @@ use super::error::{code, ApiError};
 use super::{auth, endpoint_of};
 use crate::domain::ChatId;
 
-const ALLOW_HEADERS: &str = "apikey, ContactCenterId, Content-Type, X-Requested-With, Accept";
+const ALLOW_HEADERS: &str =
+    "apikey, ContactCenterId, Content-Type, X-Requested-With, Accept, Authorization, Last-Event-ID";
 
 /// Set in a request's extensions by a handler that knows more than its route: which operation
 /// it was (SendMessage rather than a POST to a chat) or which chat (RequestChat's new one).

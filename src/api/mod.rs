@@ -1,7 +1,9 @@
 //! The HTTP surface. One file a job:
 //!
 //! - `customer.rs`: the GWS customer chat API, `/api/v2/chats`.
-//! - `admin.rs`: the emulator's own API, `/__admin`.
+//! - `admin.rs`: the emulator's own API, `/__admin`: health, chats, acting as the agent.
+//! - `clock.rs`: the emulator's clock (`/__admin/clock`, `/__admin/chats/{id}/clock`).
+//! - `events.rs`: long-polling reads (`wait`) and Server-Sent Event streams.
 //! - `error.rs`: every GWS error (`statusCode`, `statusMessage`) and how store errors map to them.
 //! - `extract.rs`: what handlers take from a request, parsed: the chat id, the JSON body, `index`.
 //! - `middleware.rs`: what every response goes through (CORS, error bodies, the log line).
@@ -12,8 +14,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clock;
 pub mod customer;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod middleware;
 
@@ -23,6 +27,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
+use crate::scheduler::{self, StopFlag};
 use crate::store::Store;
 use error::ApiError;
 
@@ -32,6 +37,11 @@ pub struct AppState {
     pub limits: Limits,
     /// The key every customer API request must carry, when `--require-apikey` is on.
     pub apikey: Option<String>,
+    /// The bearer token every admin request must carry, when `--admin-token` is set.
+    pub admin_token: Option<String>,
+    /// Tells whether the scheduler runs (the health answer).
+    pub scheduler: StopFlag,
+    pub settings: scheduler::Settings,
     pub started: Instant,
 }
 
@@ -39,8 +49,10 @@ pub struct AppState {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body: usize,
-    pub max_text: usize,
-    pub transcript_page: i64,
+    /// `None`: any text that fits in the body.
+    pub max_text: Option<usize>,
+    /// `None`: every message in one read.
+    pub transcript_page: Option<i64>,
 }
 
 /// The longest nickname, subject and pushed URL accepted, in characters.
@@ -94,13 +106,22 @@ pub enum Endpoint {
     AgentAction,
     AgentTranscript,
     OpenApi,
+    GetClock,
+    SetClock,
+    AdvanceChatClock,
+    ChatEvents,
+    AllEvents,
 }
 
 impl Endpoint {
     /// The HTTP method, uppercase.
     pub fn method(self) -> &'static str {
         match self {
-            Endpoint::RequestChat | Endpoint::ChatOperation | Endpoint::AgentAction => "POST",
+            Endpoint::RequestChat
+            | Endpoint::ChatOperation
+            | Endpoint::AgentAction
+            | Endpoint::SetClock
+            | Endpoint::AdvanceChatClock => "POST",
             Endpoint::DeleteAllChats => "DELETE",
             Endpoint::GetChat
             | Endpoint::GetTranscript
@@ -108,7 +129,10 @@ impl Endpoint {
             | Endpoint::ListChats
             | Endpoint::ChatDetail
             | Endpoint::AgentTranscript
-            | Endpoint::OpenApi => "GET",
+            | Endpoint::OpenApi
+            | Endpoint::GetClock
+            | Endpoint::ChatEvents
+            | Endpoint::AllEvents => "GET",
         }
     }
 
@@ -126,6 +150,11 @@ impl Endpoint {
             Endpoint::AgentAction => "agent",
             Endpoint::AgentTranscript => "agentTranscript",
             Endpoint::OpenApi => "openapi",
+            Endpoint::GetClock => "getClock",
+            Endpoint::SetClock => "setClock",
+            Endpoint::AdvanceChatClock => "advanceChatClock",
+            Endpoint::ChatEvents => "chatEvents",
+            Endpoint::AllEvents => "allEvents",
         }
     }
 
@@ -145,8 +174,13 @@ impl Endpoint {
             Endpoint::DeleteAllChats => method.to(admin::delete_all_chats),
             Endpoint::ChatDetail => method.to(admin::chat_detail),
             Endpoint::AgentAction => method.to(admin::agent_action),
-            Endpoint::AgentTranscript => method.to(admin::agent_transcript),
+            Endpoint::AgentTranscript => method.to(events::agent_transcript),
             Endpoint::OpenApi => method.to(admin::openapi),
+            Endpoint::GetClock => method.to(clock::get_clock),
+            Endpoint::SetClock => method.to(clock::set_clock),
+            Endpoint::AdvanceChatClock => method.to(clock::advance_chat),
+            Endpoint::ChatEvents => method.to(events::chat_events),
+            Endpoint::AllEvents => method.to(events::all_events),
         }
     }
 }
@@ -171,6 +205,10 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/__admin/chats/{id}/agent", endpoints: &[Endpoint::AgentAction] },
     Route { path: "/__admin/chats/{id}/messages", endpoints: &[Endpoint::AgentTranscript] },
     Route { path: "/__admin/openapi.json", endpoints: &[Endpoint::OpenApi] },
+    Route { path: "/__admin/clock", endpoints: &[Endpoint::GetClock, Endpoint::SetClock] },
+    Route { path: "/__admin/chats/{id}/clock", endpoints: &[Endpoint::AdvanceChatClock] },
+    Route { path: "/__admin/chats/{id}/events", endpoints: &[Endpoint::ChatEvents] },
+    Route { path: "/__admin/events", endpoints: &[Endpoint::AllEvents] },
 ];
 
 /// The endpoint a matched route pattern and method name, for the log line.

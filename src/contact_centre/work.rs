@@ -49,8 +49,11 @@ fn system_message(centre: &ContactCentre, chat: &ChatTx) -> Result<After> {
     };
     let text = bot::SYSTEM_MESSAGES[centre.pick(bot::SYSTEM_MESSAGES.len())];
     chat.append(MessageType::Text, SYSTEM_ID, Some(text), None)?;
-    // The next tick counts from now: ticks missed while the emulator was down are not back-filled.
-    Ok(After::Again(Some(chat.now() + ms(every))))
+    // The next tick counts from now: ticks missed while the emulator was down are not
+    // back-filled; in a clock advance, it runs once and the next tick counts from where the
+    // advance ends.
+    let from = chat.horizon().unwrap_or(chat.now()).max(chat.now());
+    Ok(After::Again(Some(from + ms(every))))
 }
 
 fn bot_typing(chat: &ChatTx) -> Result<After> {

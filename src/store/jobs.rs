@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::writes::{ChatTx, WriteTx};
 use super::{Result, Store};
-use crate::contact_centre::run_job;
+use crate::contact_centre::{run_job, ContactCentre};
 use crate::domain::JobKind;
 
 /// A row of `jobs`.
@@ -43,14 +43,56 @@ impl Store {
     }
 }
 
+/// Runs the work due up to `target` (the emulator's time; for one chat only when `chat` is
+/// given) in due order, each piece at its due time (never before `tx.now()`: time does not go
+/// back), so that what it writes carries the time it would have had on a real clock. Work
+/// scheduled meanwhile and due by `target` runs too; recurring work runs at most once (it
+/// reschedules itself past `target`). A piece that fails is rolled back alone and logged, and is
+/// not tried again in this advance. Returns how many pieces ran; `tx.now()` is `target` after.
+pub(super) fn run_until(
+    tx: &WriteTx,
+    centre: &ContactCentre,
+    target: i64,
+    chat: Option<i64>,
+) -> Result<usize> {
+    let start = tx.now();
+    let mut after = (i64::MIN, i64::MIN);
+    let mut ran = 0;
+    tx.set_horizon(Some(target));
+    loop {
+        let next: Option<(i64, i64, i64, String, Option<i64>)> = tx
+            .conn()
+            .prepare_cached(
+                "SELECT due_at, id, chat_rowid, kind, reply_to FROM jobs
+                 WHERE due_at <= ?1 AND (due_at, id) > (?2, ?3) AND (?4 IS NULL OR chat_rowid = ?4)
+                 ORDER BY due_at, id LIMIT 1",
+            )?
+            .query_row(params![target, after.0, after.1, chat], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((due, id, chat_rowid, kind, reply_to)) = next else { break };
+        after = (due, id);
+        tx.set_now(due.max(start));
+        let Some(kind) = JobKind::parse(&kind) else {
+            log::warn!("dropping job {id} of unknown kind {kind}");
+            tx.conn().prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
+            continue;
+        };
+        let job = Job { id, chat_rowid, kind, reply_to };
+        match tx.attempt(|| run_job(centre, tx, &job)) {
+            Ok(()) => ran += 1,
+            Err(e) => log::error!("clock advance: job {id} ({}) failed: {e}", kind.as_str()),
+        }
+    }
+    tx.set_horizon(None);
+    tx.set_now(target.max(start));
+    Ok(ran)
+}
+
 /// Runs the due jobs inside `tx`; a job that fails is rolled back alone, logged, and stays due
 /// (it is tried again at the next pass).
-fn run_due_in(
-    tx: &WriteTx,
-    centre: &crate::contact_centre::ContactCentre,
-    now: i64,
-    limit: i64,
-) -> Result<usize> {
+fn run_due_in(tx: &WriteTx, centre: &ContactCentre, now: i64, limit: i64) -> Result<usize> {
     let rows: Vec<(i64, i64, String, Option<i64>)> = tx
         .conn()
         .prepare_cached(
@@ -78,22 +120,28 @@ fn run_due_in(
 }
 
 impl ChatTx<'_> {
-    /// Adds pending work for this chat, due at `due` (`None`: when an agent joins).
+    /// Adds pending work for this chat, due at chat time `due` (`None`: when an agent joins).
     pub fn schedule(&self, kind: JobKind, due: Option<i64>, reply_to: Option<i64>) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO jobs (chat_rowid, kind, due_at, reply_to) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![self.rowid, kind.as_str(), due, reply_to])?;
+            .execute(params![
+                self.rowid,
+                kind.as_str(),
+                due.map(|t| self.to_global(t)),
+                reply_to
+            ])?;
         Ok(())
     }
 
-    /// The latest due time of this chat's work of `kind`.
+    /// The latest due time (chat time) of this chat's work of `kind`.
     pub fn latest_due(&self, kind: JobKind) -> Result<Option<i64>> {
-        Ok(self
+        let due: Option<i64> = self
             .conn()
             .prepare_cached("SELECT max(due_at) FROM jobs WHERE chat_rowid = ?1 AND kind = ?2")?
-            .query_row(params![self.rowid, kind.as_str()], |r| r.get(0))?)
+            .query_row(params![self.rowid, kind.as_str()], |r| r.get(0))?;
+        Ok(due.map(|t| self.to_chat(t)))
     }
 
     /// The bot replies waiting for an agent: (job id, customer message index), oldest first.
@@ -110,11 +158,11 @@ impl ChatTx<'_> {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Moves job `id` to `due` (`None`: until an agent joins).
+    /// Moves job `id` to chat time `due` (`None`: until an agent joins).
     pub fn reschedule(&self, id: i64, due: Option<i64>) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE jobs SET due_at = ?2 WHERE id = ?1")?
-            .execute(params![id, due])?;
+            .execute(params![id, due.map(|t| self.to_global(t))])?;
         Ok(())
     }
 

@@ -6,6 +6,8 @@
 //! - `operations.rs`: the customer's and the agent's operations.
 //! - `cursors.rs`: read cursors and the transcript reads that move them.
 //! - `jobs.rs`: the contact centre's pending work.
+//! - `clock.rs`: moving the emulator's time, and running what falls due on the way.
+//! - `retention.rs`: deleting ended chats after `--retention`.
 //! - `reads.rs`, `views.rs`: the reads and the JSON shapes they return.
 //! - `cache.rs`: what the hottest reads need, in memory, kept in step by the writer.
 //!
@@ -15,10 +17,12 @@
 //! the WAL (durable against a process crash). Reads use a pool of connections.
 
 mod cache;
+mod clock;
 mod cursors;
 mod jobs;
 mod operations;
 mod reads;
+mod retention;
 mod schema;
 mod views;
 mod writer;
@@ -35,7 +39,7 @@ use rusqlite::Connection;
 
 pub use jobs::Job;
 pub use operations::{AgentAction, CustomerAction};
-pub use schema::{OpenError, MIGRATIONS};
+pub use schema::{ClockStart, OpenError, MIGRATIONS};
 pub use views::{
     ChatDetail, ChatSummary, ChatView, ChatsByState, Counts, MessageView, ParticipantDetail,
     ParticipantView, PendingWork,
@@ -43,15 +47,19 @@ pub use views::{
 pub use writes::{ChatTx, NewChat, WriteTx, CUSTOMER_ID, SYSTEM_ID};
 
 use cache::ReadCache;
-use writer::Writer;
+use writer::{Shared, Writer};
 
+use crate::clock::Clock;
 use crate::contact_centre::ContactCentre;
 use crate::domain::ChatId;
+use crate::events::Hub;
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// A write-ahead log larger than this is truncated by the writer (bytes).
+const WAL_LIMIT: i64 = 16 << 20;
 
 /// What went wrong in a store operation; the API maps each to a GWS error (`api/error.rs`).
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +91,17 @@ pub struct StoreOptions {
     pub centre: Arc<ContactCentre>,
     /// Requests that may wait for the database at once; more get `StoreError::Busy`.
     pub max_pending: usize,
+    /// How the clock starts.
+    pub clock: ClockStart,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { centre: Arc::new(ContactCentre::default()), max_pending: 1024 }
+        StoreOptions {
+            centre: Arc::new(ContactCentre::default()),
+            max_pending: 1024,
+            clock: ClockStart::default(),
+        }
     }
 }
 
@@ -111,6 +125,11 @@ struct Inner {
     /// What the hottest reads need, kept in step by the writer (see `cache.rs`).
     cache: Arc<ReadCache>,
     centre: Arc<ContactCentre>,
+    /// The emulator's time (kept in SQLite; changed by the writer only).
+    clock: Arc<Clock>,
+    clock_start: ClockStart,
+    /// Where the writer publishes what it committed.
+    hub: Arc<Hub>,
     max_pending: usize,
     /// Requests waiting for (or using) the database right now.
     pending: AtomicUsize,
@@ -139,18 +158,24 @@ impl std::ops::DerefMut for Conn<'_> {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path, options: StoreOptions) -> std::result::Result<Store, OpenError> {
-        let pool = schema::open_pool(path)?;
+        let opened = schema::open_pool(path, options.clock)?;
         let cache = Arc::new(ReadCache::default());
-        let writer = Writer::start(schema::open_writer(path)?, cache.clone());
+        let clock = Arc::new(Clock::new(opened.clock));
+        let hub = Arc::new(Hub::default());
+        let shared = Shared { cache: cache.clone(), clock: clock.clone(), hub: hub.clone() };
+        let writer = Writer::start(schema::open_writer(path)?, shared);
         let file = file_id(path);
         let store = Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                pool: RwLock::new(Some(pool)),
+                pool: RwLock::new(Some(opened.pool)),
                 file: Mutex::new(file),
                 writer,
                 cache,
                 centre: options.centre,
+                clock,
+                clock_start: options.clock,
+                hub,
                 max_pending: options.max_pending,
                 pending: AtomicUsize::new(0),
             }),
@@ -165,6 +190,16 @@ impl Store {
 
     pub fn centre(&self) -> &Arc<ContactCentre> {
         &self.inner.centre
+    }
+
+    /// The emulator's time.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.inner.clock
+    }
+
+    /// What the writer committed, as it commits it.
+    pub fn events(&self) -> &Arc<Hub> {
+        &self.inner.hub
     }
 
     fn cache(&self) -> &ReadCache {
@@ -223,6 +258,12 @@ impl Store {
         Ok(Conn { conn, _guard: guard })
     }
 
+    /// Copies the write-ahead log into the database and truncates it (at a clean stop), so the
+    /// `-wal` file left beside `chat.db` is empty. Blocks: call it off the async threads.
+    pub fn checkpoint(&self) {
+        let _ = self.inner.writer.truncate_wal().recv();
+    }
+
     /// Starts over on a fresh database when the file was deleted (or replaced) under us, instead
     /// of writing into a file nobody can see. Returns whether it did. Blocks: call it off the
     /// async threads.
@@ -248,10 +289,11 @@ impl Store {
                     inner.path.display()
                 );
             }
-            let result = schema::open_pool(&inner.path)
-                .and_then(|pool| Ok((pool, schema::open_writer(&inner.path)?)));
-            let _ = done.send(result.map(|(pool, conn)| {
-                *slot = Some(pool);
+            let result = schema::open_pool(&inner.path, inner.clock_start)
+                .and_then(|opened| Ok((opened, schema::open_writer(&inner.path)?)));
+            let _ = done.send(result.map(|(opened, conn)| {
+                inner.clock.set(opened.clock);
+                *slot = Some(opened.pool);
                 *writer_conn = Some(conn);
                 *inner.file.lock().unwrap_or_else(|p| p.into_inner()) = file_id(&inner.path);
                 true
@@ -269,27 +311,30 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// Milliseconds since the Unix epoch, the unit of every time in the database and the API.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch on the wall clock (the emulator's time is `Store::clock`).
+pub use crate::clock::wall_ms as now_ms;
 
 /// Copies the WAL back into the database every `CHECKPOINT_EVERY`, from a reader connection and
-/// without blocking the writer (PASSIVE), so commits never pay for a checkpoint. Ends with the
-/// store.
+/// without blocking the writer (PASSIVE), so commits never pay for a checkpoint. When the log
+/// still holds more than `WAL_LIMIT` (readers and the writer kept it from being reset), asks the
+/// writer to truncate it between two transactions. Ends with the store.
 fn start_checkpointer(inner: std::sync::Weak<Inner>) {
     let _ = std::thread::Builder::new().name("gws-checkpoint".into()).spawn(move || loop {
         std::thread::sleep(CHECKPOINT_EVERY);
         let Some(inner) = inner.upgrade() else { return };
         let store = Store { inner };
-        let checkpoint = store
-            .conn()
-            .and_then(|conn| Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?));
-        if let Err(e) = checkpoint {
-            log::debug!("checkpoint: {e}");
+        let checkpoint = store.conn().and_then(|conn| {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+            Ok(frames * (page + 24))
+        });
+        match checkpoint {
+            Ok(bytes) if bytes > WAL_LIMIT => {
+                // Waits for it, so that requests do not pile up.
+                let _ = store.inner.writer.truncate_wal().recv();
+            }
+            Ok(_) => {}
+            Err(e) => log::debug!("checkpoint: {e}"),
         }
     });
 }

@@ -23,6 +23,36 @@ impl Store {
         self.read(move |store| Ok(store.snapshot(&id)?.view)).await
     }
 
+    /// Where chat `id` is stored (its rowid), to subscribe to its events.
+    pub async fn chat_rowid(&self, id: &ChatId) -> Result<i64> {
+        if let Some(rowid) = self.cache().with(id, |e| e.rowid) {
+            return Ok(rowid);
+        }
+        let id = id.clone();
+        self.read(move |store| Ok(store.snapshot(&id)?.rowid)).await
+    }
+
+    /// A chat's state and its messages after index `after`, read together (an event stream
+    /// starts with them).
+    pub async fn state_and_messages_after(
+        &self,
+        id: &ChatId,
+        after: i64,
+    ) -> Result<(ChatState, Vec<MessageView>)> {
+        let id = id.clone();
+        self.read(move |store| {
+            let mut conn = store.conn()?;
+            let tx = conn.transaction()?;
+            let (rowid, state): (i64, String) = tx
+                .prepare_cached("SELECT rowid, state FROM chats WHERE id = ?1")?
+                .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::ChatNotFound(id.clone()))?;
+            Ok((state_from_db(&state), read_messages(&tx, rowid, after, None)?))
+        })
+        .await
+    }
+
     /// Reads what the fast paths need about a chat (state, present participants, last index,
     /// cursors) in one read transaction, and keeps it in the read cache.
     pub(super) fn snapshot(&self, id: &ChatId) -> Result<Entry> {

@@ -9,11 +9,26 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::Pool;
+use crate::clock::{wall_ms, ClockState};
+
+/// How the clock starts (`--clock`, `--clock-start`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClockStart {
+    /// Frozen (true) or running (false); `None` keeps the stored state.
+    pub freeze: Option<bool>,
+    /// The emulator's time at start on a new database, in ms since the epoch.
+    pub at: Option<i64>,
+}
 
 /// The schema migrations, in order. Version N is `MIGRATIONS[N - 1]`; `PRAGMA user_version`
 /// records how many were applied, and `schema_migrations` lists them for people.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_clock_scenarios_journal",
+        include_str!("../../migrations/0002_clock_scenarios_journal.sql"),
+    ),
+];
 
 /// How long a connection waits for another writer before giving up with `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,7 +43,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // NORMAL in WAL mode: a commit is in the WAL before it is acknowledged, so it survives a crash
     // of the process; a power loss may lose the last commits (see the README).
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    // journal_size_limit: a write-ahead log that grew under load is cut back to this size when
+    // it is next reset (the writer also checkpoints it away when it grows; see writer.rs).
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;
+         PRAGMA journal_size_limit = 16777216;",
+    )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -42,8 +62,16 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, OpenError> {
     Ok(conn)
 }
 
-/// Opens the database file, applies the migrations, and builds the connection pool.
-pub(super) fn open_pool(path: &Path) -> Result<Pool, OpenError> {
+/// What opening the file found.
+pub(super) struct Opened {
+    pub pool: Pool,
+    /// The clock as stored (after `start` was applied).
+    pub clock: ClockState,
+}
+
+/// Opens the database file, applies the migrations, sets the clock as `start` says, and builds
+/// the connection pool.
+pub(super) fn open_pool(path: &Path, start: ClockStart) -> Result<Opened, OpenError> {
     let shown = path.display();
     if path.is_dir() {
         return Err(OpenError(format!(
@@ -70,7 +98,8 @@ pub(super) fn open_pool(path: &Path) -> Result<Pool, OpenError> {
             "cannot use database {shown}: SQLite refused WAL mode (got {mode}); put it on a local disk"
         )));
     }
-    migrate(&mut conn).map_err(|e| match e {
+    incremental_vacuum(&conn).map_err(|e| open_error(path, e))?;
+    let found = migrate(&mut conn).map_err(|e| match e {
         MigrateError::Newer(found) => OpenError(format!(
             "cannot use database {shown}: it was written by a newer gws-emulator (schema version {found}, \
              this one knows up to {}); upgrade the emulator, or delete the file to start over",
@@ -78,6 +107,7 @@ pub(super) fn open_pool(path: &Path) -> Result<Pool, OpenError> {
         )),
         MigrateError::Sql(e) => open_error(path, e),
     })?;
+    let clock = start_clock(&conn, start, found == 0).map_err(|e| open_error(path, e))?;
     drop(conn);
 
     let manager = SqliteConnectionManager::file(path)
@@ -89,7 +119,54 @@ pub(super) fn open_pool(path: &Path) -> Result<Pool, OpenError> {
         .connection_timeout(Duration::from_secs(30))
         .build(manager)
         .map_err(|e| OpenError(format!("cannot open database {shown}: {e}")))?;
-    Ok(pool)
+    Ok(Opened { pool, clock })
+}
+
+/// Applies `--clock` and `--clock-start` to the stored clock: the start instant only on a new
+/// database (time never goes back over what was written), the frozen state whenever given.
+fn start_clock(
+    conn: &Connection,
+    start: ClockStart,
+    created: bool,
+) -> rusqlite::Result<ClockState> {
+    let wall = wall_ms();
+    let stored = read_clock(conn)?;
+    let mut clock = stored;
+    match start.at {
+        Some(at) if created => clock = ClockState { offset_ms: at - wall, frozen_at: None },
+        Some(_) => {
+            log::warn!("--clock-start applies to a new database only; the stored clock is kept")
+        }
+        None => {}
+    }
+    if let Some(freeze) = start.freeze {
+        clock = clock.frozen(freeze, wall);
+    }
+    if clock != stored {
+        conn.execute(
+            "UPDATE clock SET offset_ms = ?1, frozen_at = ?2 WHERE id = 1",
+            rusqlite::params![clock.offset_ms, clock.frozen_at],
+        )?;
+    }
+    Ok(clock)
+}
+
+/// Free pages are given back to the file system (`PRAGMA incremental_vacuum` after retention
+/// deletes chats), so the file does not grow over weeks. A new file is created that way; a file
+/// from before is converted once (a `VACUUM`, logged).
+fn incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+    if tables > 0 {
+        log::info!("converting the database to incremental auto-vacuum (once; a VACUUM)");
+        conn.execute_batch("VACUUM")?;
+    }
+    Ok(())
 }
 
 fn open_flags() -> OpenFlags {
@@ -155,7 +232,8 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+/// Applies the migrations not yet applied; returns the schema version found.
+fn migrate(conn: &mut Connection) -> Result<i64, MigrateError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
@@ -180,7 +258,14 @@ fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
         tx.pragma_update(None, "user_version", v)?;
     }
     tx.commit()?;
-    Ok(())
+    Ok(version)
+}
+
+/// The clock as stored.
+fn read_clock(conn: &Connection) -> rusqlite::Result<ClockState> {
+    conn.query_row("SELECT offset_ms, frozen_at FROM clock WHERE id = 1", [], |r| {
+        Ok(ClockState { offset_ms: r.get(0)?, frozen_at: r.get(1)? })
+    })
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub struct ChatView {
 }
 
 /// A chat in the admin list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSummary {
     pub id: ChatId,

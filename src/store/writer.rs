@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 
 use super::cache::ReadCache;
 use super::writes::{Effects, WriteTx};
-use super::{now_ms, Result, StoreError};
+use super::{Result, StoreError};
+use crate::clock::Clock;
+use crate::events::Hub;
 
 /// Most operations committed together.
 const MAX_BATCH: usize = 512;
@@ -70,6 +72,8 @@ enum Message {
     Op(Box<dyn WriteOp>),
     /// Runs on the writer thread with exclusive use of its connection (e.g. to reopen it).
     Exclusive(ExclusiveTask),
+    /// Copies the whole write-ahead log into the database and truncates it; then signals.
+    TruncateWal(mpsc::Sender<()>),
 }
 
 /// Work that needs the writer's connection to itself (it may replace it).
@@ -82,13 +86,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`; after each commit it drops what it touched from
-    /// `cache`.
-    pub(super) fn start(conn: Connection, cache: Arc<ReadCache>) -> Writer {
+    /// Starts the writer thread on `conn`; after each commit it drops what it touched from the
+    /// read cache and publishes what it wrote.
+    pub(super) fn start(conn: Connection, shared: Shared) -> Writer {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("gws-writer".into())
-            .spawn(move || run(Some(conn), rx, &cache))
+            .spawn(move || run(Some(conn), rx, &shared))
             .expect("start the writer thread");
         Writer { tx }
     }
@@ -109,9 +113,24 @@ impl Writer {
     pub(super) fn exclusive(&self, f: impl FnOnce(&mut Option<Connection>) + Send + 'static) {
         let _ = self.tx.send(Message::Exclusive(Box::new(f)));
     }
+
+    /// Asks for the write-ahead log to be checkpointed and truncated between two transactions;
+    /// the receiver is told when it is done.
+    pub(super) fn truncate_wal(&self) -> mpsc::Receiver<()> {
+        let (done, wait) = mpsc::channel();
+        let _ = self.tx.send(Message::TruncateWal(done));
+        wait
+    }
 }
 
-fn run(mut conn: Option<Connection>, rx: Receiver<Message>, cache: &ReadCache) {
+/// What the writer keeps in step with its commits, and the clock every write reads.
+pub(super) struct Shared {
+    pub cache: Arc<ReadCache>,
+    pub clock: Arc<Clock>,
+    pub hub: Arc<Hub>,
+}
+
+fn run(mut conn: Option<Connection>, rx: Receiver<Message>, shared: &Shared) {
     let mut batch: Vec<Box<dyn WriteOp>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -119,9 +138,16 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, cache: &ReadCache) {
             match next.take() {
                 Some(Message::Op(op)) => batch.push(op),
                 Some(Message::Exclusive(f)) => {
-                    commit_batch(conn.as_ref(), &mut batch, cache);
+                    commit_batch(conn.as_ref(), &mut batch, shared);
                     f(&mut conn);
-                    cache.invalidate(&Effects { all: true, touched: Vec::new() });
+                    shared.cache.invalidate(&Effects { all: true, ..Effects::default() });
+                }
+                Some(Message::TruncateWal(done)) => {
+                    commit_batch(conn.as_ref(), &mut batch, shared);
+                    if let Some(conn) = conn.as_ref() {
+                        truncate_wal(conn);
+                    }
+                    let _ = done.send(());
                 }
                 None => break,
             }
@@ -130,12 +156,26 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, cache: &ReadCache) {
             }
             next = rx.try_recv().ok();
         }
-        commit_batch(conn.as_ref(), &mut batch, cache);
+        commit_batch(conn.as_ref(), &mut batch, shared);
+    }
+}
+
+/// `wal_checkpoint(TRUNCATE)`: waits (busy timeout) for readers still on the log, copies it into
+/// the database, and truncates it to nothing. Passive checkpoints alone never catch up while
+/// readers and the writer stay busy, and never shrink the file.
+fn truncate_wal(conn: &Connection) {
+    let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    });
+    match result {
+        Ok((0, _)) => {}
+        Ok((_, frames)) => log::debug!("the log ({frames} frames) could not be truncated: busy"),
+        Err(e) => log::warn!("checkpoint of the write-ahead log failed: {e}"),
     }
 }
 
 /// Runs the queued operations in one transaction, each in a savepoint, commits, and answers.
-fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, cache: &ReadCache) {
+fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, shared: &Shared) {
     if batch.is_empty() {
         return;
     }
@@ -150,7 +190,7 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for op in batch.iter_mut() {
             conn.execute_batch("SAVEPOINT op")?;
-            let tx = WriteTx::new(conn, now_ms());
+            let tx = WriteTx::new(conn, &shared.hub, shared.clock.now());
             // A panicking operation fails alone (its answer: unavailable); the writer lives on.
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.run(&tx)));
             if ran.unwrap_or(false) {
@@ -170,7 +210,10 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, ca
     }
     // Before anyone is answered: a client that got its acknowledgement reads its own write. (A
     // failed commit changed nothing; dropping entries anyway costs only a refill.)
-    cache.invalidate(&effects);
+    shared.cache.invalidate(&effects);
+    if outcome.is_ok() {
+        shared.hub.publish(effects.events);
+    }
     let commit = outcome.as_ref().map(|_| ()).map_err(Some);
     for op in batch.drain(..) {
         op.finish(commit);

@@ -8,21 +8,25 @@ use std::cell::{Cell, RefCell};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::views::{ChatSummary, MessageView, ParticipantView};
 use super::{Result, StoreError};
 use crate::domain::{ChatId, ChatState, MessageType, ParticipantType, Reader};
+use crate::events::{Event, Hub};
 
 /// The customer is always participant 1, the `system` participant 2.
 pub const CUSTOMER_ID: i64 = 1;
 pub const SYSTEM_ID: i64 = 2;
 pub const SYSTEM_NICKNAME: &str = "system";
 
-/// What a committed transaction changed, for the read cache.
+/// What a committed transaction changed: for the read cache, and for the subscribers of `Hub`.
 #[derive(Debug, Default)]
 pub(super) struct Effects {
     /// Every chat was changed (a reset).
     pub all: bool,
     /// The rowids of the chats opened for writing.
     pub touched: Vec<i64>,
+    /// What to publish once committed: (chat rowid, event), in order.
+    pub events: Vec<(i64, Event)>,
 }
 
 impl Effects {
@@ -33,13 +37,18 @@ impl Effects {
     pub fn merge(&mut self, other: Effects) {
         self.all |= other.all;
         self.touched.extend(other.touched);
+        self.events.extend(other.events);
     }
 }
 
 /// One write operation's view of the writer's transaction.
 pub struct WriteTx<'c> {
     conn: &'c Connection,
+    hub: &'c Hub,
+    /// The emulator's time for what is written now.
     now: Cell<i64>,
+    /// While a clock advance runs due work: the emulator's time it advances to.
+    horizon: Cell<Option<i64>>,
     effects: RefCell<Effects>,
 }
 
@@ -53,8 +62,14 @@ pub struct NewChat {
 }
 
 impl<'c> WriteTx<'c> {
-    pub(super) fn new(conn: &'c Connection, now: i64) -> WriteTx<'c> {
-        WriteTx { conn, now: Cell::new(now), effects: RefCell::default() }
+    pub(super) fn new(conn: &'c Connection, hub: &'c Hub, now: i64) -> WriteTx<'c> {
+        WriteTx {
+            conn,
+            hub,
+            now: Cell::new(now),
+            horizon: Cell::new(None),
+            effects: RefCell::default(),
+        }
     }
 
     pub(super) fn into_effects(self) -> Effects {
@@ -71,29 +86,46 @@ impl<'c> WriteTx<'c> {
         self.now.get()
     }
 
-    fn open(&self, rowid: i64, id: ChatId, state: &str) -> ChatTx<'_> {
+    /// Runs what follows at `now` (a clock advance steps through due times).
+    pub(super) fn set_now(&self, now: i64) {
+        self.now.set(now);
+    }
+
+    pub(super) fn set_horizon(&self, horizon: Option<i64>) {
+        self.horizon.set(horizon);
+    }
+
+    fn open(&self, rowid: i64, id: ChatId, state: &str, offset: i64) -> ChatTx<'_> {
         self.effects.borrow_mut().touched.push(rowid);
-        ChatTx { tx: self, rowid, id, state: Cell::new(state_from_db(state)) }
+        ChatTx { tx: self, rowid, id, state: Cell::new(state_from_db(state)), offset }
     }
 
     /// Opens the chat `id` for writing (404 when there is none).
     pub fn chat(&self, id: &ChatId) -> Result<ChatTx<'_>> {
-        let (rowid, state): (i64, String) = self
+        let (rowid, state, offset): (i64, String, i64) = self
             .conn
-            .prepare_cached("SELECT rowid, state FROM chats WHERE id = ?1")?
-            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT rowid, state, clock_offset FROM chats WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
             .ok_or_else(|| StoreError::ChatNotFound(id.clone()))?;
-        Ok(self.open(rowid, id.clone(), &state))
+        Ok(self.open(rowid, id.clone(), &state, offset))
     }
 
     /// Opens the chat stored at `rowid` for writing (the scheduler's jobs know rowids).
     pub fn chat_at(&self, rowid: i64) -> Result<ChatTx<'_>> {
-        let (id, state): (String, String) = self
+        let (id, state, offset): (String, String, i64) = self
             .conn
-            .prepare_cached("SELECT id, state FROM chats WHERE rowid = ?1")?
-            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(self.open(rowid, ChatId::from_stored(id), &state))
+            .prepare_cached("SELECT id, state, clock_offset FROM chats WHERE rowid = ?1")?
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(self.open(rowid, ChatId::from_stored(id), &state, offset))
+    }
+
+    fn publish(&self, rowid: i64, event: impl FnOnce() -> Result<Event>) -> Result<()> {
+        if self.hub.wants(rowid) {
+            let event = event()?;
+            self.effects.borrow_mut().events.push((rowid, event));
+        }
+        Ok(())
     }
 
     /// Stores a new chat (`WaitingForAgent`, nobody in it yet) and opens it for writing.
@@ -116,12 +148,25 @@ impl<'c> WriteTx<'c> {
                 ],
                 |r| r.get(0),
             )?;
-        Ok(self.open(rowid, id.clone(), ChatState::WaitingForAgent.as_str()))
+        if self.hub.wants_all() {
+            let summary = ChatSummary {
+                id: id.clone(),
+                nickname: new.nickname.clone(),
+                subject: new.subject.clone(),
+                state: ChatState::WaitingForAgent,
+                created: self.now(),
+                message_count: 0,
+                unread_by_agent: 0,
+            };
+            self.effects.borrow_mut().events.push((rowid, Event::Chat(summary)));
+        }
+        Ok(self.open(rowid, id.clone(), ChatState::WaitingForAgent.as_str(), 0))
     }
 
     /// Runs `f` in a savepoint of its own: if it fails, what it wrote is rolled back and the
     /// rest of the transaction goes on.
     pub fn attempt<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let published = self.effects.borrow().events.len();
         self.conn.execute_batch("SAVEPOINT attempt")?;
         match f() {
             Ok(v) => {
@@ -130,9 +175,17 @@ impl<'c> WriteTx<'c> {
             }
             Err(e) => {
                 self.conn.execute_batch("ROLLBACK TO attempt; RELEASE attempt")?;
+                self.effects.borrow_mut().events.truncate(published);
                 Err(e)
             }
         }
+    }
+
+    /// Deletes the chat at `rowid`, and with it its messages, cursors and pending work.
+    pub fn delete_chat(&self, rowid: i64) -> Result<()> {
+        self.effects.borrow_mut().touched.push(rowid);
+        self.conn.prepare_cached("DELETE FROM chats WHERE rowid = ?1")?.execute([rowid])?;
+        Ok(())
     }
 
     /// Deletes every chat, and with them their messages, cursors and pending work.
@@ -142,12 +195,15 @@ impl<'c> WriteTx<'c> {
     }
 }
 
-/// One chat, opened for writing in a `WriteTx`.
+/// One chat, opened for writing in a `WriteTx`. Its times are the chat's own: the emulator's
+/// time plus the chat's clock offset (`POST /__admin/chats/{id}/clock`).
 pub struct ChatTx<'t> {
     tx: &'t WriteTx<'t>,
     pub rowid: i64,
     pub id: ChatId,
     state: Cell<ChatState>,
+    /// How far this chat's time is ahead of the emulator's, in ms.
+    offset: i64,
 }
 
 impl ChatTx<'_> {
@@ -157,7 +213,23 @@ impl ChatTx<'_> {
 
     /// The chat's time now: the time every message written now carries.
     pub fn now(&self) -> i64 {
-        self.tx.now()
+        self.tx.now() + self.offset
+    }
+
+    /// While a clock advance runs due work: the chat's time it advances to. Recurring work run
+    /// in an advance reschedules itself past it (missed ticks are not back-filled).
+    pub fn horizon(&self) -> Option<i64> {
+        self.tx.horizon.get().map(|h| h + self.offset)
+    }
+
+    /// The emulator's time (what `jobs.due_at` holds) of chat time `t`.
+    pub(super) fn to_global(&self, t: i64) -> i64 {
+        t - self.offset
+    }
+
+    /// The chat time of emulator time `t`.
+    pub(super) fn to_chat(&self, t: i64) -> i64 {
+        t + self.offset
     }
 
     pub fn state(&self) -> ChatState {
@@ -192,15 +264,49 @@ impl ChatTx<'_> {
                 url,
                 self.now()
             ])?;
+        self.tx.publish(self.rowid, || {
+            Ok(Event::Message {
+                chat: self.id.clone(),
+                message: MessageView {
+                    index,
+                    kind,
+                    from: self.participant(participant)?,
+                    text: text.map(str::to_string),
+                    url: url.map(str::to_string),
+                    utc_time: self.now(),
+                },
+            })
+        })?;
         Ok(index)
+    }
+
+    /// Participant `id` as messages show it.
+    fn participant(&self, id: i64) -> Result<ParticipantView> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT nickname, type FROM participants WHERE chat_rowid = ?1 AND participant_id = ?2",
+            )?
+            .query_row(params![self.rowid, id], |r| {
+                Ok(ParticipantView {
+                    nickname: r.get(0)?,
+                    participant_id: id.to_string(),
+                    kind: ParticipantType::parse(r.get_ref(1)?.as_str()?)
+                        .unwrap_or(ParticipantType::External),
+                })
+            })?)
     }
 
     pub fn set_state(&self, state: ChatState) -> Result<()> {
         self.conn()
             .prepare_cached("UPDATE chats SET state = ?2 WHERE rowid = ?1")?
             .execute(params![self.rowid, state.as_str()])?;
+        self.state_changed(state)
+    }
+
+    fn state_changed(&self, state: ChatState) -> Result<()> {
         self.state.set(state);
-        Ok(())
+        self.tx.publish(self.rowid, || Ok(Event::State { chat: self.id.clone(), state }))
     }
 
     /// Adds a participant (not yet announced in the transcript); returns its participant id.
@@ -268,7 +374,7 @@ impl ChatTx<'_> {
         self.conn()
             .prepare_cached("UPDATE chats SET state = 'Idle', ended_at = ?2 WHERE rowid = ?1")?
             .execute(params![self.rowid, self.now()])?;
-        self.state.set(ChatState::Idle);
+        self.state_changed(ChatState::Idle)?;
         self.cancel_all_work()
     }
 

@@ -2,6 +2,7 @@
 //! folder (database, logs), and talks to it over real HTTP/1.1. Every test file uses it.
 #![allow(dead_code)]
 
+pub mod sse;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -131,6 +132,11 @@ impl Server {
     /// An emulator with fast timings, in bot mode, on a fresh database.
     pub fn start() -> Server {
         ServerBuilder::new().start()
+    }
+
+    /// An emulator whose agent side moves only through the admin API.
+    pub fn manual() -> Server {
+        ServerBuilder::new().arg("--agent-mode", "manual").start()
     }
 
     pub fn builder() -> ServerBuilder {
