@@ -261,7 +261,14 @@ impl Store {
     /// Copies the write-ahead log into the database and truncates it (at a clean stop), so the
     /// `-wal` file left beside `chat.db` is empty. Blocks: call it off the async threads.
     pub fn checkpoint(&self) {
-        let _ = self.inner.writer.truncate_wal().recv();
+        // Another checkpoint (the checkpointer's passive one) may be running: try a few times.
+        for _ in 0..50 {
+            match self.inner.writer.truncate_wal().recv() {
+                Ok(true) | Err(_) => return,
+                Ok(false) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        log::warn!("the write-ahead log could not be truncated at stop: it is busy");
     }
 
     /// Starts over on a fresh database when the file was deleted (or replaced) under us, instead

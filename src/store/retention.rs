@@ -39,8 +39,12 @@ impl Store {
                 deleted += 1;
             }
             if deleted > 0 {
-                tx.conn()
-                    .execute_batch(&format!("PRAGMA incremental_vacuum({PAGES_PER_BATCH})"))?;
+                // The pragma frees one page per step (a row each): step it through.
+                let mut vacuum = tx
+                    .conn()
+                    .prepare_cached(&format!("PRAGMA incremental_vacuum({PAGES_PER_BATCH})"))?;
+                let mut pages = vacuum.query([])?;
+                while pages.next()?.is_some() {}
             }
             Ok(deleted)
         })

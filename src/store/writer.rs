@@ -72,8 +72,9 @@ enum Message {
     Op(Box<dyn WriteOp>),
     /// Runs on the writer thread with exclusive use of its connection (e.g. to reopen it).
     Exclusive(ExclusiveTask),
-    /// Copies the whole write-ahead log into the database and truncates it; then signals.
-    TruncateWal(mpsc::Sender<()>),
+    /// Copies the whole write-ahead log into the database and truncates it; then says whether
+    /// it could.
+    TruncateWal(mpsc::Sender<bool>),
 }
 
 /// Work that needs the writer's connection to itself (it may replace it).
@@ -116,7 +117,7 @@ impl Writer {
 
     /// Asks for the write-ahead log to be checkpointed and truncated between two transactions;
     /// the receiver is told when it is done.
-    pub(super) fn truncate_wal(&self) -> mpsc::Receiver<()> {
+    pub(super) fn truncate_wal(&self) -> mpsc::Receiver<bool> {
         let (done, wait) = mpsc::channel();
         let _ = self.tx.send(Message::TruncateWal(done));
         wait
@@ -144,10 +145,8 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, shared: &Shared) {
                 }
                 Some(Message::TruncateWal(done)) => {
                     commit_batch(conn.as_ref(), &mut batch, shared);
-                    if let Some(conn) = conn.as_ref() {
-                        truncate_wal(conn);
-                    }
-                    let _ = done.send(());
+                    let truncated = conn.as_ref().is_some_and(truncate_wal);
+                    let _ = done.send(truncated);
                 }
                 None => break,
             }
@@ -163,14 +162,20 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, shared: &Shared) {
 /// `wal_checkpoint(TRUNCATE)`: waits (busy timeout) for readers still on the log, copies it into
 /// the database, and truncates it to nothing. Passive checkpoints alone never catch up while
 /// readers and the writer stay busy, and never shrink the file.
-fn truncate_wal(conn: &Connection) {
+fn truncate_wal(conn: &Connection) -> bool {
     let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
     });
     match result {
-        Ok((0, _)) => {}
-        Ok((_, frames)) => log::debug!("the log ({frames} frames) could not be truncated: busy"),
-        Err(e) => log::warn!("checkpoint of the write-ahead log failed: {e}"),
+        Ok((0, _)) => true,
+        Ok((_, frames)) => {
+            log::debug!("the log ({frames} frames) could not be truncated: busy");
+            false
+        }
+        Err(e) => {
+            log::debug!("checkpoint of the write-ahead log failed: {e}");
+            false
+        }
     }
 }
 
