@@ -20,15 +20,16 @@ ALTER TABLE chats ADD COLUMN bot INTEGER;
 -- Retention deletes ended chats by the time they ended.
 CREATE INDEX chats_by_end ON chats (ended_at) WHERE ended_at IS NOT NULL;
 
--- Pending work gains the scenario's steps: scenario_step runs step `step` (1-based);
--- scenario_wait is a waitFor step's timeout.
+-- Pending work gains the scenario's steps: scenario_step runs step `step` (1-based) once its
+-- delay passed; scenario_typed ends the typing of step `step`; scenario_wait is the waitFor of
+-- step `step` (due at its timeout; without one, NULL: it waits for the customer's message).
 DROP VIEW pending_work;
 CREATE TABLE jobs_v2 (
     id             INTEGER PRIMARY KEY,
     chat_rowid     INTEGER NOT NULL REFERENCES chats (rowid) ON DELETE CASCADE,
     kind           TEXT    NOT NULL CHECK (kind IN ('agent_join', 'system_message', 'bot_typing',
                                                     'bot_reply', 'idle_timeout', 'scenario_step',
-                                                    'scenario_wait')),
+                                                    'scenario_typed', 'scenario_wait')),
     due_at         INTEGER,              -- the emulator's time; NULL: waits for an agent or a message
     reply_to       INTEGER,              -- bot_typing/bot_reply: the customer message's idx
     step           INTEGER               -- scenario_step/scenario_wait: the step, from 1

@@ -157,6 +157,16 @@ struct Cli {
           value_parser = duration, hide_env_values = true)]
     retention: Duration,
 
+    /// Folder of the agent scenarios (*.json) [default: the project's scenarios/ folder]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_SCENARIOS_DIR", value_name = "DIR",
+          value_parser = path, hide_env_values = true)]
+    scenarios_dir: Option<PathBuf>,
+
+    /// The scenario of a chat whose RequestChat names none in userData.scenario [default: bot; manual with --agent-mode manual]
+    #[arg(long, allow_hyphen_values = true, env = "GWS_SCENARIO", value_name = "NAME",
+          value_parser = scenario_name, hide_env_values = true)]
+    scenario: Option<String>,
+
     /// Every /__admin route requires the header Authorization: Bearer <TOKEN> [default: none, the admin API is open]
     #[arg(long, allow_hyphen_values = true, env = "GWS_ADMIN_TOKEN", value_name = "TOKEN",
           value_parser = non_empty_token, hide_env_values = true)]
@@ -198,6 +208,23 @@ pub struct Config {
     /// `None`: ended chats are kept forever.
     pub retention: Option<Duration>,
     pub admin_token: Option<String>,
+    /// The folder of scenario files, and whether it was given (a missing default is no error).
+    pub scenarios_dir: PathBuf,
+    pub scenarios_dir_given: bool,
+    /// `--scenario`, when given.
+    pub scenario: Option<String>,
+}
+
+impl Config {
+    /// The scenario of a chat that names none: `--scenario`, else `manual` in manual agent mode,
+    /// else `bot`.
+    pub fn default_scenario(&self) -> &str {
+        match (&self.scenario, self.agent_mode) {
+            (Some(name), _) => name,
+            (None, AgentMode::Manual) => "manual",
+            (None, AgentMode::Bot) => "bot",
+        }
+    }
 }
 
 /// Why there is no configuration to run with.
@@ -243,7 +270,7 @@ impl Cli {
             port: self.port,
             bind: self.bind,
             db: self.db,
-            client_dir: self.client_dir.unwrap_or_else(default_client_dir),
+            client_dir: self.client_dir.unwrap_or_else(|| project_dir("client")),
             log_dir: self.log_dir,
             agent_mode: self.agent_mode,
             agent_nickname: self.agent_nickname,
@@ -265,6 +292,9 @@ impl Cli {
             clock_start: self.clock_start,
             retention: nonzero(self.retention),
             admin_token: self.admin_token,
+            scenarios_dir_given: self.scenarios_dir.is_some(),
+            scenarios_dir: self.scenarios_dir.unwrap_or_else(|| project_dir("scenarios")),
+            scenario: self.scenario,
         }
     }
 }
@@ -337,14 +367,14 @@ fn nonzero(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
-/// The project's `client/` folder: next to the working directory when run from a checkout,
-/// else the folder the binary was built from.
-fn default_client_dir() -> PathBuf {
-    let here = PathBuf::from("client");
+/// A folder of the project (`client/`, `scenarios/`): in the working directory when run from a
+/// checkout, else where the binary was built from.
+fn project_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
     if here.is_dir() {
         return here;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("client")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
 // ---- value parsers: each error is the "expected …" half of the one-line message ----
@@ -442,6 +472,15 @@ fn clock_mode(s: &str) -> Result<bool, String> {
         "frozen" => Ok(true),
         "real" => Ok(false),
         _ => Err("expected frozen or real".into()),
+    }
+}
+
+fn scenario_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if crate::contact_centre::scenario::valid_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err("expected a scenario name such as bot, manual or never-joins".into())
     }
 }
 

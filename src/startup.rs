@@ -12,7 +12,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::api::{self, middleware, AppState, Limits};
 use crate::config::Config;
-use crate::contact_centre::ContactCentre;
+use crate::contact_centre::{ContactCentre, Scenario, Scenarios};
 use crate::scheduler::{self, StopFlag};
 use crate::store::{ClockStart, OpenError, Store, StoreOptions};
 
@@ -25,6 +25,8 @@ pub enum StartError {
     Database(#[from] OpenError),
     #[error("{0}")]
     Listen(String),
+    #[error("{0}")]
+    Scenarios(String),
     #[error("the server stopped: {0}")]
     Stopped(std::io::Error),
 }
@@ -48,7 +50,8 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds, and starts the scheduler. Call inside an actix system.
     pub fn build(config: Config) -> Result<Application, StartError> {
-        let centre = Arc::new(ContactCentre::from_config(&config));
+        let scenarios = Arc::new(load_scenarios(&config)?);
+        let centre = Arc::new(ContactCentre::new(&config, scenarios.clone()));
         let store = Store::open(
             &config.db,
             StoreOptions {
@@ -57,6 +60,25 @@ impl Application {
                 clock: ClockStart { freeze: config.clock, at: config.clock_start },
             },
         )?;
+        // Scenarios added at run time, kept in the database.
+        for (name, document) in
+            store.stored_scenarios().map_err(|e| StartError::Scenarios(e.to_string()))?
+        {
+            match serde_json::from_str(&document)
+                .map_err(|e| e.to_string())
+                .and_then(|doc| Scenario::parse(&doc, Some(&name)))
+            {
+                Ok(scenario) => scenarios.put(scenario),
+                Err(e) => log::warn!("the stored scenario {name:?} is skipped: {e}"),
+            }
+        }
+        let default = config.default_scenario();
+        if scenarios.get(default).is_none() {
+            return Err(StartError::Scenarios(format!(
+                "no scenario {default:?} for --scenario; known: {}",
+                scenarios.names()
+            )));
+        }
         let listener = TcpListener::bind((config.bind.as_str(), config.port)).map_err(|e| {
             let addr = format!("{}:{}", config.bind, config.port);
             StartError::Listen(match e.kind() {
@@ -191,6 +213,19 @@ fn watch_database_file(store: Store, stop: StopFlag) {
             }
         }
     });
+}
+
+/// The scenarios of `--scenarios-dir` (a missing default folder leaves the built-in ones).
+fn load_scenarios(config: &Config) -> Result<Scenarios, StartError> {
+    let dir = &config.scenarios_dir;
+    if !dir.is_dir() && !config.scenarios_dir_given {
+        log::warn!(
+            "scenarios folder {} not found; only the built-in scenarios bot and manual are known",
+            dir.display()
+        );
+        return Ok(Scenarios::built_in());
+    }
+    Scenarios::load(dir).map_err(StartError::Scenarios)
 }
 
 fn is_loopback(bind: &str) -> bool {

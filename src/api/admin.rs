@@ -23,6 +23,8 @@ struct Health {
     version: &'static str,
     database: String,
     agent_mode: &'static str,
+    /// The scenario of a chat that names none.
+    scenario: String,
     uptime_ms: u64,
     chats: ChatsByState,
     pending_work: i64,
@@ -59,6 +61,7 @@ pub async fn health(st: State) -> Result<Answer<impl Serialize>, ApiError> {
         version: env!("CARGO_PKG_VERSION"),
         database: st.store.path().display().to_string(),
         agent_mode: st.store.centre().agent_mode.as_str(),
+        scenario: st.store.centre().default_scenario.clone(),
         uptime_ms: st.started.elapsed().as_millis() as u64,
         chats: counts.chats,
         pending_work: counts.pending_work,

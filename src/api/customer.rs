@@ -1,12 +1,16 @@
 //! The GWS customer chat API, `/api/v2/chats`: parse, call the store, answer.
 
+use std::sync::Arc;
+
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::{index_param, ChatPath, JsonBody};
 use super::middleware::LogOperation;
 use super::{Answer, Done, State, MAX_NICKNAME, MAX_SUBJECT, MAX_URL};
+use crate::contact_centre::Scenario;
 use crate::domain::{ChatId, Operation, Reader};
 use crate::store::{ChatView, CustomerAction, MessageView, NewChat};
 
@@ -53,7 +57,14 @@ pub async fn request_chat(
         user_data: f.optional_object("userData")?,
         endpoint: f.optional_text("endpoint", MAX_URL)?,
     };
-    let id = st.store.request_chat(new).await?;
+    let scenario = match body.0.get("userData").and_then(|u| u.get("scenario")) {
+        None | Some(Value::Null) => st.store.centre().default_scenario(),
+        Some(Value::String(name)) => scenario(&st, name)?,
+        Some(_) => {
+            return Err(ApiError::invalid("userData.scenario must be a string naming a scenario"))
+        }
+    };
+    let id = st.store.request_chat(new, scenario).await?;
     req.extensions_mut().insert(LogOperation::chat(id.clone()));
     let path = format!("/api/v2/chats/{id}");
     Ok(HttpResponse::Ok().json(RequestChatAnswer { id, status_code: 0, path }))
@@ -115,6 +126,15 @@ pub async fn transcript(
         Some(from) => st.store.transcript_from(id, reader, from, page).await?,
     };
     Ok(Transcript { messages })
+}
+
+/// The scenario `name`, or 400/2 naming the known ones.
+pub fn scenario(st: &State, name: &str) -> Result<Arc<Scenario>, ApiError> {
+    let scenarios = &st.store.centre().scenarios;
+    scenarios.get(name).ok_or_else(|| {
+        let shown: String = name.chars().take(64).collect();
+        ApiError::invalid(format!("unknown scenario {shown:?}; known: {}", scenarios.names()))
+    })
 }
 
 fn unknown_operation(name: &str) -> ApiError {

@@ -61,7 +61,10 @@ pub async fn http_rules(
     } else if req.method() == Method::OPTIONS {
         req.extensions_mut().insert(LogOperation::named("preflight"));
         let res = HttpResponse::NoContent()
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE, OPTIONS"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, POST, PUT, DELETE, OPTIONS",
+            ))
             .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();

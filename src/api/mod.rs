@@ -4,6 +4,7 @@
 //! - `admin.rs`: the emulator's own API, `/__admin`: health, chats, acting as the agent.
 //! - `clock.rs`: the emulator's clock (`/__admin/clock`, `/__admin/chats/{id}/clock`).
 //! - `events.rs`: long-polling reads (`wait`) and Server-Sent Event streams.
+//! - `scenarios.rs`: agent scenarios (`/__admin/scenarios`, `/__admin/chats/{id}/scenario`).
 //! - `error.rs`: every GWS error (`statusCode`, `statusMessage`) and how store errors map to them.
 //! - `extract.rs`: what handlers take from a request, parsed: the chat id, the JSON body, `index`.
 //! - `middleware.rs`: what every response goes through (CORS, error bodies, the log line).
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod middleware;
+pub mod scenarios;
 
 use std::time::Instant;
 
@@ -111,6 +113,11 @@ pub enum Endpoint {
     AdvanceChatClock,
     ChatEvents,
     AllEvents,
+    ListScenarios,
+    ShowScenario,
+    PutScenario,
+    DeleteScenario,
+    SwitchScenario,
 }
 
 impl Endpoint {
@@ -121,8 +128,10 @@ impl Endpoint {
             | Endpoint::ChatOperation
             | Endpoint::AgentAction
             | Endpoint::SetClock
-            | Endpoint::AdvanceChatClock => "POST",
-            Endpoint::DeleteAllChats => "DELETE",
+            | Endpoint::AdvanceChatClock
+            | Endpoint::SwitchScenario => "POST",
+            Endpoint::DeleteAllChats | Endpoint::DeleteScenario => "DELETE",
+            Endpoint::PutScenario => "PUT",
             Endpoint::GetChat
             | Endpoint::GetTranscript
             | Endpoint::Health
@@ -132,7 +141,9 @@ impl Endpoint {
             | Endpoint::OpenApi
             | Endpoint::GetClock
             | Endpoint::ChatEvents
-            | Endpoint::AllEvents => "GET",
+            | Endpoint::AllEvents
+            | Endpoint::ListScenarios
+            | Endpoint::ShowScenario => "GET",
         }
     }
 
@@ -155,12 +166,18 @@ impl Endpoint {
             Endpoint::AdvanceChatClock => "advanceChatClock",
             Endpoint::ChatEvents => "chatEvents",
             Endpoint::AllEvents => "allEvents",
+            Endpoint::ListScenarios => "listScenarios",
+            Endpoint::ShowScenario => "showScenario",
+            Endpoint::PutScenario => "putScenario",
+            Endpoint::DeleteScenario => "deleteScenario",
+            Endpoint::SwitchScenario => "switchScenario",
         }
     }
 
     fn route(self) -> actix_web::Route {
         let method = match self.method() {
             "POST" => web::post(),
+            "PUT" => web::put(),
             "DELETE" => web::delete(),
             _ => web::get(),
         };
@@ -181,6 +198,11 @@ impl Endpoint {
             Endpoint::AdvanceChatClock => method.to(clock::advance_chat),
             Endpoint::ChatEvents => method.to(events::chat_events),
             Endpoint::AllEvents => method.to(events::all_events),
+            Endpoint::ListScenarios => method.to(scenarios::list),
+            Endpoint::ShowScenario => method.to(scenarios::show),
+            Endpoint::PutScenario => method.to(scenarios::put),
+            Endpoint::DeleteScenario => method.to(scenarios::delete),
+            Endpoint::SwitchScenario => method.to(scenarios::switch),
         }
     }
 }
@@ -209,6 +231,12 @@ pub const ROUTES: &[Route] = &[
     Route { path: "/__admin/chats/{id}/clock", endpoints: &[Endpoint::AdvanceChatClock] },
     Route { path: "/__admin/chats/{id}/events", endpoints: &[Endpoint::ChatEvents] },
     Route { path: "/__admin/events", endpoints: &[Endpoint::AllEvents] },
+    Route { path: "/__admin/scenarios", endpoints: &[Endpoint::ListScenarios] },
+    Route {
+        path: "/__admin/scenarios/{name}",
+        endpoints: &[Endpoint::ShowScenario, Endpoint::PutScenario, Endpoint::DeleteScenario],
+    },
+    Route { path: "/__admin/chats/{id}/scenario", endpoints: &[Endpoint::SwitchScenario] },
 ];
 
 /// The endpoint a matched route pattern and method name, for the log line.

@@ -5,14 +5,19 @@
 //! falls due (`work.rs`). The bot's rules are in `bot.rs`.
 
 pub mod bot;
+mod runner;
+pub mod scenario;
+pub mod scenarios;
 mod work;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+pub use scenario::Scenario;
+pub use scenarios::Scenarios;
 pub use work::run_job;
 
 use crate::config::{Config, DelayRange};
@@ -27,17 +32,22 @@ pub struct ContactCentre {
     pub bot_typing: bool,
     pub system_message_interval: Option<Duration>,
     pub idle_timeout: Option<Duration>,
+    /// Every scenario a chat can run.
+    pub scenarios: Arc<Scenarios>,
+    /// The scenario of a chat that names none.
+    pub default_scenario: String,
     rng: Mutex<StdRng>,
 }
 
 impl Default for ContactCentre {
     fn default() -> Self {
-        ContactCentre::from_config(&Config::default())
+        ContactCentre::new(&Config::default(), Arc::new(Scenarios::built_in()))
     }
 }
 
 impl ContactCentre {
-    pub fn from_config(c: &Config) -> ContactCentre {
+    /// The contact centre `c` describes, with the scenarios loaded from `--scenarios-dir`.
+    pub fn new(c: &Config, scenarios: Arc<Scenarios>) -> ContactCentre {
         let rng = match c.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -50,12 +60,28 @@ impl ContactCentre {
             bot_typing: c.bot_typing,
             system_message_interval: c.system_message_interval,
             idle_timeout: c.idle_timeout,
+            scenarios,
+            default_scenario: c.default_scenario().to_string(),
             rng: Mutex::new(rng),
         }
     }
 
+    /// The scenario of a chat that names none.
+    pub fn default_scenario(&self) -> Arc<Scenario> {
+        self.scenarios
+            .get(&self.default_scenario)
+            .or_else(|| self.scenarios.get("bot"))
+            .expect("the built-in scenarios are always there")
+    }
+
+    /// Whether chats from before scenarios (which have no scenario) get the bot.
     pub fn is_bot(&self) -> bool {
         self.agent_mode == AgentMode::Bot
+    }
+
+    /// Whether the bot's rules answer in `chat`.
+    pub fn bot_active(&self, chat: &ChatTx) -> bool {
+        chat.bot().unwrap_or_else(|| self.is_bot())
     }
 
     fn with_rng<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
@@ -90,32 +116,30 @@ impl ContactCentre {
 
     // ---- what the contact centre does when something happens in a chat ----
 
-    /// A chat was requested: schedule the agent's join (bot mode), the system participant's
-    /// messages and the inactivity check.
-    pub fn chat_requested(&self, chat: &ChatTx) -> Result<()> {
+    /// A chat was requested: schedule the system participant's messages and the inactivity
+    /// check, and start its scenario (the `bot` scenario schedules the agent's join).
+    pub fn chat_requested(&self, chat: &ChatTx, scenario: &Scenario) -> Result<()> {
         let now = chat.now();
-        if self.is_bot() {
-            chat.schedule(JobKind::AgentJoin, Some(now + self.join_delay_ms()), None)?;
-        }
         if let Some(every) = self.system_message_interval {
             chat.schedule(JobKind::SystemMessage, Some(now + ms(every)), None)?;
         }
         if let Some(timeout) = self.idle_timeout {
             chat.schedule(JobKind::IdleTimeout, Some(now + ms(timeout)), None)?;
         }
-        Ok(())
+        self.start_scenario(chat, scenario)
     }
 
-    /// The customer sent Text `index`: in bot mode it gets one reply, once an agent is there.
-    pub fn customer_wrote(&self, chat: &ChatTx, index: i64) -> Result<()> {
-        if !self.is_bot() {
-            return Ok(());
+    /// The customer sent Text `index`: when the bot answers in this chat it gets one reply, once
+    /// an agent is there; a scenario waiting for it goes on.
+    pub fn customer_wrote(&self, chat: &ChatTx, index: i64, text: &str) -> Result<()> {
+        if self.bot_active(chat) {
+            if chat.present_agent()?.is_some() {
+                bot::schedule_reply(self, chat, index)?;
+            } else {
+                chat.schedule(JobKind::BotReply, None, Some(index))?;
+            }
         }
-        if chat.present_agent()?.is_some() {
-            bot::schedule_reply(self, chat, index)
-        } else {
-            chat.schedule(JobKind::BotReply, None, Some(index))
-        }
+        self.scenario_heard(chat, text)
     }
 
     /// An agent joins: `ParticipantJoined`, state `Chatting`, and in bot mode the replies that
@@ -129,7 +153,7 @@ impl ContactCentre {
         let agent = chat.add_participant(nickname, ParticipantType::Agent)?;
         chat.append(MessageType::ParticipantJoined, agent, None, None)?;
         chat.set_state(ChatState::Chatting)?;
-        if self.is_bot() {
+        if self.bot_active(chat) {
             bot::schedule_waiting_replies(self, chat)?;
         }
         Ok(())
@@ -158,7 +182,11 @@ mod tests {
     #[test]
     fn a_seed_reproduces_ids_and_delays() {
         let config = Config { seed: Some(7), ..Config::default() };
-        let (a, b) = (ContactCentre::from_config(&config), ContactCentre::from_config(&config));
+        let scenarios = Arc::new(Scenarios::built_in());
+        let (a, b) = (
+            ContactCentre::new(&config, scenarios.clone()),
+            ContactCentre::new(&config, scenarios),
+        );
         assert_eq!(a.new_chat_id(), b.new_chat_id());
         assert_eq!(a.join_delay_ms(), b.join_delay_ms());
     }

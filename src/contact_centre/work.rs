@@ -27,6 +27,11 @@ pub fn run_job(centre: &ContactCentre, tx: &WriteTx, job: &Job) -> Result<()> {
             JobKind::BotTyping => bot_typing(&chat)?,
             JobKind::BotReply => bot_reply(centre, &chat, job.reply_to)?,
             JobKind::IdleTimeout => idle_timeout(centre, &chat)?,
+            JobKind::ScenarioStep | JobKind::ScenarioTyped | JobKind::ScenarioWait => {
+                let step = job.step.unwrap_or(1).max(1) as usize;
+                centre.scenario_work(&chat, job.kind, step)?;
+                After::Done
+            }
         }
     };
     match after {

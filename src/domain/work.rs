@@ -13,15 +13,34 @@ pub enum JobKind {
     BotReply,
     /// The chat is closed if the customer did nothing for the idle timeout.
     IdleTimeout,
+    /// A scenario step whose delay has passed runs (`step`).
+    ScenarioStep,
+    /// A scenario's typing step ends: TypingStopped, then the steps after it.
+    ScenarioTyped,
+    /// A scenario waits for the customer's message (`step`); due at its timeout, if any.
+    ScenarioWait,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::AgentJoin,
         JobKind::SystemMessage,
         JobKind::BotTyping,
         JobKind::BotReply,
         JobKind::IdleTimeout,
+        JobKind::ScenarioStep,
+        JobKind::ScenarioTyped,
+        JobKind::ScenarioWait,
+    ];
+
+    /// The work a scenario schedules (cancelled when the chat switches scenario).
+    pub const SCENARIO: [JobKind; 6] = [
+        JobKind::ScenarioStep,
+        JobKind::ScenarioTyped,
+        JobKind::ScenarioWait,
+        JobKind::AgentJoin,
+        JobKind::BotTyping,
+        JobKind::BotReply,
     ];
 
     /// The name stored in `jobs.kind`.
@@ -32,6 +51,9 @@ impl JobKind {
             JobKind::BotTyping => "bot_typing",
             JobKind::BotReply => "bot_reply",
             JobKind::IdleTimeout => "idle_timeout",
+            JobKind::ScenarioStep => "scenario_step",
+            JobKind::ScenarioTyped => "scenario_typed",
+            JobKind::ScenarioWait => "scenario_wait",
         }
     }
 
@@ -51,7 +73,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_match_the_schema() {
-        let schema = include_str!("../../migrations/0001_init.sql");
+        let schema = include_str!("../../migrations/0002_clock_scenarios_journal.sql");
         for k in JobKind::ALL {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
             assert!(

@@ -19,6 +19,8 @@ pub struct Job {
     pub kind: JobKind,
     /// BotTyping and BotReply: the index of the customer message answered.
     pub reply_to: Option<i64>,
+    /// Scenario work: the step (from 1).
+    pub step: Option<i64>,
 }
 
 impl Store {
@@ -60,18 +62,19 @@ pub(super) fn run_until(
     let mut ran = 0;
     tx.set_horizon(Some(target));
     loop {
-        let next: Option<(i64, i64, i64, String, Option<i64>)> = tx
+        #[allow(clippy::type_complexity)]
+        let next: Option<(i64, i64, i64, String, Option<i64>, Option<i64>)> = tx
             .conn()
             .prepare_cached(
-                "SELECT due_at, id, chat_rowid, kind, reply_to FROM jobs
+                "SELECT due_at, id, chat_rowid, kind, reply_to, step FROM jobs
                  WHERE due_at <= ?1 AND (due_at, id) > (?2, ?3) AND (?4 IS NULL OR chat_rowid = ?4)
                  ORDER BY due_at, id LIMIT 1",
             )?
             .query_row(params![target, after.0, after.1, chat], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()?;
-        let Some((due, id, chat_rowid, kind, reply_to)) = next else { break };
+        let Some((due, id, chat_rowid, kind, reply_to, step)) = next else { break };
         after = (due, id);
         tx.set_now(due.max(start));
         let Some(kind) = JobKind::parse(&kind) else {
@@ -79,7 +82,7 @@ pub(super) fn run_until(
             tx.conn().prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
             continue;
         };
-        let job = Job { id, chat_rowid, kind, reply_to };
+        let job = Job { id, chat_rowid, kind, reply_to, step };
         match tx.attempt(|| run_job(centre, tx, &job)) {
             Ok(()) => ran += 1,
             Err(e) => log::error!("clock advance: job {id} ({}) failed: {e}", kind.as_str()),
@@ -93,22 +96,25 @@ pub(super) fn run_until(
 /// Runs the due jobs inside `tx`; a job that fails is rolled back alone, logged, and stays due
 /// (it is tried again at the next pass).
 fn run_due_in(tx: &WriteTx, centre: &ContactCentre, now: i64, limit: i64) -> Result<usize> {
-    let rows: Vec<(i64, i64, String, Option<i64>)> = tx
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, i64, String, Option<i64>, Option<i64>)> = tx
         .conn()
         .prepare_cached(
-            "SELECT id, chat_rowid, kind, reply_to FROM jobs WHERE due_at <= ?1
+            "SELECT id, chat_rowid, kind, reply_to, step FROM jobs WHERE due_at <= ?1
              ORDER BY due_at, id LIMIT ?2",
         )?
-        .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map(params![now, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut ran = 0;
-    for (id, chat_rowid, kind, reply_to) in rows {
+    for (id, chat_rowid, kind, reply_to, step) in rows {
         let Some(kind) = JobKind::parse(&kind) else {
             log::warn!("dropping job {id} of unknown kind {kind}");
             tx.conn().prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
             continue;
         };
-        let job = Job { id, chat_rowid, kind, reply_to };
+        let job = Job { id, chat_rowid, kind, reply_to, step };
         match tx.attempt(|| run_job(centre, tx, &job)) {
             Ok(()) => ran += 1,
             Err(e) => {
@@ -133,6 +139,45 @@ impl ChatTx<'_> {
                 reply_to
             ])?;
         Ok(())
+    }
+
+    /// Adds a scenario's work for step `step` (from 1), due at chat time `due` (`None`: when
+    /// the customer writes).
+    pub fn schedule_step(&self, kind: JobKind, due: Option<i64>, step: usize) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO jobs (chat_rowid, kind, due_at, step) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                self.rowid,
+                kind.as_str(),
+                due.map(|t| self.to_global(t)),
+                step as i64
+            ])?;
+        Ok(())
+    }
+
+    /// The waitFor this chat's scenario is at: (job id, step), if any.
+    pub fn scenario_waiting(&self) -> Result<Option<(i64, usize)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, step FROM jobs WHERE chat_rowid = ?1 AND kind = ?2 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![self.rowid, JobKind::ScenarioWait.as_str()], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize))
+            })
+            .optional()?)
+    }
+
+    /// Whether this chat has pending work of `kind`.
+    pub fn has_work(&self, kind: JobKind) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM jobs WHERE chat_rowid = ?1 AND kind = ?2 LIMIT 1")?
+            .query_row(params![self.rowid, kind.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The latest due time (chat time) of this chat's work of `kind`.

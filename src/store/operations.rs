@@ -2,9 +2,11 @@
 //! capabilities, append to the transcript, and let the contact centre react (schedule its work).
 //! A refused operation changes nothing: its savepoint is rolled back.
 
+use std::sync::Arc;
+
 use super::writes::{NewChat, WriteTx, CUSTOMER_ID, SYSTEM_ID, SYSTEM_NICKNAME};
 use super::{Result, Store, StoreError};
-use crate::contact_centre::ContactCentre;
+use crate::contact_centre::{ContactCentre, Scenario};
 use crate::domain::{ChatId, ChatState, MessageType, Operation, ParticipantType, Reader};
 
 /// What a customer can do to a chat through `POST /api/v2/chats/{id}`.
@@ -57,10 +59,16 @@ impl AgentAction {
 
 impl Store {
     /// RequestChat: the customer and the system participant join; the contact centre schedules
-    /// its work. Returns the new chat's id.
-    pub async fn request_chat(&self, new: NewChat) -> Result<ChatId> {
+    /// its work and starts `scenario`. Returns the new chat's id.
+    pub async fn request_chat(&self, new: NewChat, scenario: Arc<Scenario>) -> Result<ChatId> {
         let centre = self.centre().clone();
-        self.write(move |tx| request_chat(tx, &centre, &new)).await
+        self.write(move |tx| request_chat(tx, &centre, &new, &scenario)).await
+    }
+
+    /// Switches chat `id` to `scenario` (admin API).
+    pub async fn switch_scenario(&self, id: &ChatId, scenario: Arc<Scenario>) -> Result<()> {
+        let (centre, id) = (self.centre().clone(), id.clone());
+        self.write(move |tx| centre.switch_scenario(&tx.chat(&id)?, &scenario)).await
     }
 
     /// SendMessage, SendStartTypingNotification, SendStopTypingNotification, Complete.
@@ -75,15 +83,47 @@ impl Store {
         self.write(move |tx| agent_action(tx, &centre, &id, &action)).await
     }
 
+    /// Adds or replaces a run-time scenario (table `scenarios`).
+    pub async fn put_scenario(&self, name: String, document: String) -> Result<()> {
+        self.write(move |tx| {
+            tx.conn()
+                .prepare_cached(
+                    "INSERT INTO scenarios (name, document, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET document = excluded.document,
+                                                      updated_at = excluded.updated_at",
+                )?
+                .execute(rusqlite::params![name, document, crate::clock::wall_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes a run-time scenario; whether there was one.
+    pub async fn delete_scenario(&self, name: String) -> Result<bool> {
+        self.write(move |tx| {
+            Ok(tx
+                .conn()
+                .prepare_cached("DELETE FROM scenarios WHERE name = ?1")?
+                .execute([name])?
+                > 0)
+        })
+        .await
+    }
+
     /// Deletes every chat (and with them their messages, cursors and pending work).
     pub async fn delete_all_chats(&self) -> Result<usize> {
         self.write(|tx| tx.delete_all_chats()).await
     }
 }
 
-fn request_chat(tx: &WriteTx, centre: &ContactCentre, new: &NewChat) -> Result<ChatId> {
+fn request_chat(
+    tx: &WriteTx,
+    centre: &ContactCentre,
+    new: &NewChat,
+    scenario: &Scenario,
+) -> Result<ChatId> {
     let id = centre.new_chat_id();
-    let chat = tx.insert_chat(&id, new)?;
+    let chat = tx.insert_chat(&id, new, &scenario.name)?;
     let customer = chat.add_participant(&new.nickname, ParticipantType::Customer)?;
     let system = chat.add_participant(SYSTEM_NICKNAME, ParticipantType::External)?;
     debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));
@@ -92,7 +132,7 @@ fn request_chat(tx: &WriteTx, centre: &ContactCentre, new: &NewChat) -> Result<C
     for reader in [Reader::Customer, Reader::Agent] {
         chat.move_cursor(reader, 0)?;
     }
-    centre.chat_requested(&chat)?;
+    centre.chat_requested(&chat, scenario)?;
     Ok(id)
 }
 
@@ -114,7 +154,7 @@ fn customer_action(
     match action {
         CustomerAction::SendMessage(text) => {
             let index = chat.append(MessageType::Text, CUSTOMER_ID, Some(text), None)?;
-            centre.customer_wrote(&chat, index)?;
+            centre.customer_wrote(&chat, index, text)?;
         }
         CustomerAction::StartTyping => {
             chat.append(MessageType::TypingStarted, CUSTOMER_ID, None, None)?;

@@ -23,6 +23,14 @@ impl Store {
         self.read(move |store| Ok(store.snapshot(&id)?.view)).await
     }
 
+    /// The scenarios added at run time: (name, document). Blocks: for the start.
+    pub fn stored_scenarios(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT name, document FROM scenarios ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Where chat `id` is stored (its rowid), to subscribe to its events.
     pub async fn chat_rowid(&self, id: &ChatId) -> Result<i64> {
         if let Some(rowid) = self.cache().with(id, |e| e.rowid) {
@@ -107,7 +115,7 @@ impl Store {
             let conn = store.conn()?;
             let mut stmt = conn.prepare_cached(
                 "SELECT c.id, c.nickname, c.subject, c.state, c.created_at, c.last_index,
-                        c.last_index - coalesce(r.last_read_index, 0)
+                        c.last_index - coalesce(r.last_read_index, 0), c.scenario
                  FROM chats c
                  LEFT JOIN read_cursors r ON r.chat_rowid = c.rowid AND r.reader = 'agent'
                  WHERE ?1 IS NULL OR c.state = ?1
@@ -122,6 +130,7 @@ impl Store {
                     created: r.get(4)?,
                     message_count: r.get(5)?,
                     unread_by_agent: r.get(6)?,
+                    scenario: r.get(7)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -139,7 +148,7 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         #[allow(clippy::type_complexity)]
-        let (c, state, nickname, subject, user_data, endpoint, created, ended, activity): (
+        let (c, state, nickname, subject, user_data, endpoint, created, ended, activity, scenario): (
             i64,
             String,
             String,
@@ -149,10 +158,11 @@ impl Store {
             i64,
             Option<i64>,
             i64,
+            Option<String>,
         ) = tx
             .query_row(
                 "SELECT rowid, state, nickname, subject, user_data, endpoint, created_at, ended_at,
-                        last_customer_activity FROM chats WHERE id = ?1",
+                        last_customer_activity, scenario FROM chats WHERE id = ?1",
                 [id.as_str()],
                 |r| {
                     Ok((
@@ -165,6 +175,7 @@ impl Store {
                         r.get(6)?,
                         r.get(7)?,
                         r.get(8)?,
+                        r.get(9)?,
                     ))
                 },
             )
@@ -217,6 +228,7 @@ impl Store {
             subject,
             user_data: user_data.and_then(|s| serde_json::value::RawValue::from_string(s).ok()),
             endpoint,
+            scenario,
             state,
             capabilities: state.capabilities(),
             created,

@@ -49,6 +49,8 @@ pub struct ChatSummary {
     pub created: i64,
     pub message_count: i64,
     pub unread_by_agent: i64,
+    /// The scenario the chat runs (`None` for chats from before scenarios).
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +93,7 @@ pub struct ChatDetail {
     /// The stored JSON text, passed through as it is (not parsed and encoded again).
     pub user_data: Option<Box<serde_json::value::RawValue>>,
     pub endpoint: Option<String>,
+    pub scenario: Option<String>,
     pub state: ChatState,
     pub capabilities: &'static [Operation],
     pub created: i64,

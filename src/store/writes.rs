@@ -95,29 +95,40 @@ impl<'c> WriteTx<'c> {
         self.horizon.set(horizon);
     }
 
-    fn open(&self, rowid: i64, id: ChatId, state: &str, offset: i64) -> ChatTx<'_> {
+    fn open(&self, rowid: i64, id: ChatId, row: OpenRow) -> ChatTx<'_> {
         self.effects.borrow_mut().touched.push(rowid);
-        ChatTx { tx: self, rowid, id, state: Cell::new(state_from_db(state)), offset }
+        ChatTx {
+            tx: self,
+            rowid,
+            id,
+            state: Cell::new(state_from_db(&row.state)),
+            offset: row.offset,
+            bot: Cell::new(row.bot),
+        }
     }
 
     /// Opens the chat `id` for writing (404 when there is none).
     pub fn chat(&self, id: &ChatId) -> Result<ChatTx<'_>> {
-        let (rowid, state, offset): (i64, String, i64) = self
+        let (rowid, row) = self
             .conn
-            .prepare_cached("SELECT rowid, state, clock_offset FROM chats WHERE id = ?1")?
-            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .prepare_cached("SELECT rowid, state, clock_offset, bot FROM chats WHERE id = ?1")?
+            .query_row([id.as_str()], |r| {
+                Ok((r.get(0)?, OpenRow { state: r.get(1)?, offset: r.get(2)?, bot: r.get(3)? }))
+            })
             .optional()?
             .ok_or_else(|| StoreError::ChatNotFound(id.clone()))?;
-        Ok(self.open(rowid, id.clone(), &state, offset))
+        Ok(self.open(rowid, id.clone(), row))
     }
 
     /// Opens the chat stored at `rowid` for writing (the scheduler's jobs know rowids).
     pub fn chat_at(&self, rowid: i64) -> Result<ChatTx<'_>> {
-        let (id, state, offset): (String, String, i64) = self
+        let (id, row) = self
             .conn
-            .prepare_cached("SELECT id, state, clock_offset FROM chats WHERE rowid = ?1")?
-            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(self.open(rowid, ChatId::from_stored(id), &state, offset))
+            .prepare_cached("SELECT id, state, clock_offset, bot FROM chats WHERE rowid = ?1")?
+            .query_row([rowid], |r| {
+                Ok((r.get(0)?, OpenRow { state: r.get(1)?, offset: r.get(2)?, bot: r.get(3)? }))
+            })?;
+        Ok(self.open(rowid, ChatId::from_stored(id), row))
     }
 
     fn publish(&self, rowid: i64, event: impl FnOnce() -> Result<Event>) -> Result<()> {
@@ -128,8 +139,9 @@ impl<'c> WriteTx<'c> {
         Ok(())
     }
 
-    /// Stores a new chat (`WaitingForAgent`, nobody in it yet) and opens it for writing.
-    pub fn insert_chat(&self, id: &ChatId, new: &NewChat) -> Result<ChatTx<'_>> {
+    /// Stores a new chat (`WaitingForAgent`, nobody in it yet, about to run `scenario`) and
+    /// opens it for writing.
+    pub fn insert_chat(&self, id: &ChatId, new: &NewChat, scenario: &str) -> Result<ChatTx<'_>> {
         let rowid: i64 = self
             .conn
             .prepare_cached(
@@ -157,10 +169,13 @@ impl<'c> WriteTx<'c> {
                 created: self.now(),
                 message_count: 0,
                 unread_by_agent: 0,
+                scenario: Some(scenario.to_string()),
             };
             self.effects.borrow_mut().events.push((rowid, Event::Chat(summary)));
         }
-        Ok(self.open(rowid, id.clone(), ChatState::WaitingForAgent.as_str(), 0))
+        let row =
+            OpenRow { state: ChatState::WaitingForAgent.as_str().into(), offset: 0, bot: None };
+        Ok(self.open(rowid, id.clone(), row))
     }
 
     /// Runs `f` in a savepoint of its own: if it fails, what it wrote is rolled back and the
@@ -195,6 +210,13 @@ impl<'c> WriteTx<'c> {
     }
 }
 
+/// What opening a chat reads of its row.
+struct OpenRow {
+    state: String,
+    offset: i64,
+    bot: Option<bool>,
+}
+
 /// One chat, opened for writing in a `WriteTx`. Its times are the chat's own: the emulator's
 /// time plus the chat's clock offset (`POST /__admin/chats/{id}/clock`).
 pub struct ChatTx<'t> {
@@ -204,6 +226,9 @@ pub struct ChatTx<'t> {
     state: Cell<ChatState>,
     /// How far this chat's time is ahead of the emulator's, in ms.
     offset: i64,
+    /// Whether the bot's rules answer in this chat (`None`: a chat from before scenarios,
+    /// which follows `--agent-mode`).
+    bot: Cell<Option<bool>>,
 }
 
 impl ChatTx<'_> {
@@ -394,6 +419,59 @@ impl ChatTx<'_> {
             self.mark_left(participant)?;
         }
         self.end()
+    }
+
+    /// Whether the bot's rules answer here (`None`: as `--agent-mode` says).
+    pub fn bot(&self) -> Option<bool> {
+        self.bot.get()
+    }
+
+    pub fn set_bot(&self, on: bool) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE chats SET bot = ?2 WHERE rowid = ?1")?
+            .execute(params![self.rowid, on])?;
+        self.bot.set(Some(on));
+        Ok(())
+    }
+
+    /// Records the scenario the chat runs from now on, with its steps; the bot is off until a
+    /// step turns it on.
+    pub fn set_scenario(&self, name: &str, steps: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE chats SET scenario = ?2, scenario_steps = ?3, bot = 0 WHERE rowid = ?1",
+            )?
+            .execute(params![self.rowid, name, steps])?;
+        self.bot.set(Some(false));
+        Ok(())
+    }
+
+    /// The steps of the chat's scenario (as stored when the chat picked it).
+    pub fn scenario_steps(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT scenario_steps FROM chats WHERE rowid = ?1")?
+            .query_row([self.rowid], |r| r.get(0))?)
+    }
+
+    /// The value of a scenario text's `${name}`.
+    pub fn substitution(&self, name: &str) -> Result<String> {
+        let sql = match name {
+            "customer.nickname" => "SELECT nickname FROM chats WHERE rowid = ?1",
+            "chat.subject" => "SELECT subject FROM chats WHERE rowid = ?1",
+            "lastMessage.text" => {
+                "SELECT text FROM messages WHERE chat_rowid = ?1 AND participant_id = 1
+                 AND type = 'Text' ORDER BY idx DESC LIMIT 1"
+            }
+            _ => return Ok(String::new()),
+        };
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_row([self.rowid], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten()
+            .unwrap_or_default())
     }
 
     /// How far `reader` has read (0 when it has read nothing).
