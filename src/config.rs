@@ -167,6 +167,11 @@ struct Cli {
           value_parser = scenario_name, hide_env_values = true)]
     scenario: Option<String>,
 
+    /// Customer API requests kept in the request journal (table requests), oldest dropped (0 = off)
+    #[arg(long, allow_hyphen_values = true, env = "GWS_JOURNAL_SIZE", value_name = "N", default_value = "10000",
+          value_parser = cap::<10_000_000>, hide_env_values = true)]
+    journal_size: usize,
+
     /// Every /__admin route requires the header Authorization: Bearer <TOKEN> [default: none, the admin API is open]
     #[arg(long, allow_hyphen_values = true, env = "GWS_ADMIN_TOKEN", value_name = "TOKEN",
           value_parser = non_empty_token, hide_env_values = true)]
@@ -213,6 +218,8 @@ pub struct Config {
     pub scenarios_dir_given: bool,
     /// `--scenario`, when given.
     pub scenario: Option<String>,
+    /// Entries of the request journal (0: off).
+    pub journal_size: usize,
 }
 
 impl Config {
@@ -295,6 +302,7 @@ impl Cli {
             scenarios_dir_given: self.scenarios_dir.is_some(),
             scenarios_dir: self.scenarios_dir.unwrap_or_else(|| project_dir("scenarios")),
             scenario: self.scenario,
+            journal_size: self.journal_size,
         }
     }
 }

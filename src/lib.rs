@@ -7,6 +7,8 @@ pub mod config;
 pub mod contact_centre;
 pub mod domain;
 pub mod events;
+pub mod faults;
+pub mod journal;
 pub mod logging;
 pub mod scheduler;
 pub mod startup;

@@ -10,9 +10,13 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use crate::api::{self, middleware, AppState, Limits};
+use std::os::fd::AsRawFd;
+
+use crate::api::{self, middleware, traffic, AppState, Limits};
 use crate::config::Config;
 use crate::contact_centre::{ContactCentre, Scenario, Scenarios};
+use crate::faults::Faults;
+use crate::journal::Journal;
 use crate::scheduler::{self, StopFlag};
 use crate::store::{ClockStart, OpenError, Store, StoreOptions};
 
@@ -45,6 +49,7 @@ pub struct Application {
     server: Server,
     stop: StopFlag,
     store: Store,
+    journal: Arc<Journal>,
 }
 
 impl Application {
@@ -90,6 +95,7 @@ impl Application {
         })?;
         let local = listener.local_addr().map_err(|e| StartError::Listen(e.to_string()))?;
         let stop = StopFlag::default();
+        let journal = Arc::new(Journal::new(config.journal_size));
         let scheduler =
             scheduler::Settings { tick: config.scheduler_tick, retention: config.retention };
         let state = web::Data::new(AppState {
@@ -101,6 +107,8 @@ impl Application {
             },
             apikey: config.require_apikey.then(|| config.apikey.clone()),
             admin_token: config.admin_token.clone(),
+            faults: Arc::new(Faults::new(config.seed)),
+            journal: journal.clone(),
             scheduler: stop.clone(),
             settings: scheduler,
             started: Instant::now(),
@@ -116,6 +124,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(middleware::auth))
+                .wrap(from_fn(traffic::customer_traffic))
                 .wrap(from_fn(middleware::http_rules))
                 .wrap(from_fn(middleware::log_request))
                 .configure(api::routes)
@@ -133,8 +143,11 @@ impl Application {
                 )
                 .default_service(web::to(api::not_found))
         })
-        .on_connect(|_, data| {
+        .on_connect(|io, data| {
             data.insert(middleware::ClosingConnection::default());
+            if let Some(stream) = io.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                data.insert(traffic::ConnectionFd(stream.as_raw_fd()));
+            }
         })
         .workers(workers)
         .max_connections(config.max_connections.div_ceil(workers))
@@ -146,6 +159,7 @@ impl Application {
         .run();
 
         scheduler::spawn(store.clone(), scheduler, stop.clone());
+        flush_journal(store.clone(), journal.clone(), stop.clone());
         watch_database_file(store.clone(), stop.clone());
         let url = format!("http://{local}/");
         log::info!(
@@ -167,7 +181,7 @@ impl Application {
         }
         // The first line on stdout, for people and for tests that started us on port 0.
         println!("gws-emulator listening on {url}");
-        Ok(Application { server, stop, store })
+        Ok(Application { server, stop, store, journal })
     }
 
     /// Runs until SIGINT (Ctrl-C) or SIGTERM. The scheduler stops first, so no simulated
@@ -185,12 +199,33 @@ impl Application {
         });
         self.server.await?;
         self.stop.stop();
+        if let Err(e) = self.store.flush_journal(&self.journal).await {
+            log::warn!("the last journal entries could not be written: {e}");
+        }
         // Leave an empty write-ahead log beside chat.db.
         let store = self.store.clone();
         let _ = web::block(move || store.checkpoint()).await;
         log::info!("stopped");
         Ok(())
     }
+}
+
+/// About once a second, writes the journal's queued entries to SQLite.
+fn flush_journal(store: Store, journal: Arc<Journal>, stop: StopFlag) {
+    if !journal.enabled() {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+        while !stop.is_stopped() {
+            ticks.tick().await;
+            if !journal.is_empty() {
+                if let Err(e) = store.flush_journal(&journal).await {
+                    log::warn!("the request journal could not be written: {e}");
+                }
+            }
+        }
+    });
 }
 
 /// Every second, checks that the database file is still the one open; if it was deleted (a

@@ -1,6 +1,8 @@
-//! What every response goes through: a request pipelined after `Connection: close` is refused,
-//! the CORS headers and `nosniff` are added, the preflight is answered, `auth.rs` is asked
-//! whether the request may go on, every error gets a GWS body, and one log line is written.
+//! What every response goes through, outermost first: one log line is written (`log_request`);
+//! a request pipelined after `Connection: close` is refused, the preflight is answered, the CORS
+//! headers and `nosniff` are added and every error gets a GWS body (`http_rules`); the customer
+//! API's faults and journal (`traffic.rs`); and `auth.rs` is asked whether the request may go on
+//! (`auth`).
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -69,9 +71,6 @@ pub async fn http_rules(
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
         req.into_response(res).map_into_boxed_body()
-    } else if let Some(refused) = auth::check(&req) {
-        req.extensions_mut().insert(LogOperation::named("auth"));
-        req.into_response(refused.error_response()).map_into_boxed_body()
     } else {
         gws_error_body(next.call(req).await?.map_into_boxed_body()).await
     };
@@ -94,6 +93,18 @@ fn pipelined_after_close(req: &ServiceRequest) -> Option<ApiError> {
         closing.0.set(true);
     }
     None
+}
+
+/// Refuses what `auth.rs` says may not go on (inside the journal, so refusals are recorded).
+pub async fn auth(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(refused) = auth::check(&req) {
+        req.extensions_mut().insert(LogOperation::named("auth"));
+        return Ok(req.into_response(refused.error_response()).map_into_boxed_body());
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Makes every error a GWS error: a 4xx/5xx that is not already JSON (actix-files refusing a

@@ -5,6 +5,8 @@
 //! - `clock.rs`: the emulator's clock (`/__admin/clock`, `/__admin/chats/{id}/clock`).
 //! - `events.rs`: long-polling reads (`wait`) and Server-Sent Event streams.
 //! - `scenarios.rs`: agent scenarios (`/__admin/scenarios`, `/__admin/chats/{id}/scenario`).
+//! - `faults.rs`, `journal.rs`: fault rules and the request journal (`/__admin/faults`,
+//!   `/__admin/requests`); `traffic.rs` applies both to the customer API.
 //! - `error.rs`: every GWS error (`statusCode`, `statusMessage`) and how store errors map to them.
 //! - `extract.rs`: what handlers take from a request, parsed: the chat id, the JSON body, `index`.
 //! - `middleware.rs`: what every response goes through (CORS, error bodies, the log line).
@@ -20,15 +22,21 @@ pub mod customer;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod faults;
+pub mod journal;
 pub mod middleware;
 pub mod scenarios;
+pub mod traffic;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
+use crate::faults::Faults;
+use crate::journal::Journal;
 use crate::scheduler::{self, StopFlag};
 use crate::store::Store;
 use error::ApiError;
@@ -41,6 +49,10 @@ pub struct AppState {
     pub apikey: Option<String>,
     /// The bearer token every admin request must carry, when `--admin-token` is set.
     pub admin_token: Option<String>,
+    /// The fault rules applied to the customer API.
+    pub faults: Arc<Faults>,
+    /// The request journal's queue.
+    pub journal: Arc<Journal>,
     /// Tells whether the scheduler runs (the health answer).
     pub scheduler: StopFlag,
     pub settings: scheduler::Settings,
@@ -118,6 +130,12 @@ pub enum Endpoint {
     PutScenario,
     DeleteScenario,
     SwitchScenario,
+    AddFault,
+    ListFaults,
+    ClearFaults,
+    DeleteFault,
+    ListRequests,
+    ClearRequests,
 }
 
 impl Endpoint {
@@ -129,8 +147,13 @@ impl Endpoint {
             | Endpoint::AgentAction
             | Endpoint::SetClock
             | Endpoint::AdvanceChatClock
-            | Endpoint::SwitchScenario => "POST",
-            Endpoint::DeleteAllChats | Endpoint::DeleteScenario => "DELETE",
+            | Endpoint::SwitchScenario
+            | Endpoint::AddFault => "POST",
+            Endpoint::DeleteAllChats
+            | Endpoint::DeleteScenario
+            | Endpoint::ClearFaults
+            | Endpoint::DeleteFault
+            | Endpoint::ClearRequests => "DELETE",
             Endpoint::PutScenario => "PUT",
             Endpoint::GetChat
             | Endpoint::GetTranscript
@@ -143,7 +166,9 @@ impl Endpoint {
             | Endpoint::ChatEvents
             | Endpoint::AllEvents
             | Endpoint::ListScenarios
-            | Endpoint::ShowScenario => "GET",
+            | Endpoint::ShowScenario
+            | Endpoint::ListFaults
+            | Endpoint::ListRequests => "GET",
         }
     }
 
@@ -171,6 +196,12 @@ impl Endpoint {
             Endpoint::PutScenario => "putScenario",
             Endpoint::DeleteScenario => "deleteScenario",
             Endpoint::SwitchScenario => "switchScenario",
+            Endpoint::AddFault => "addFault",
+            Endpoint::ListFaults => "listFaults",
+            Endpoint::ClearFaults => "clearFaults",
+            Endpoint::DeleteFault => "deleteFault",
+            Endpoint::ListRequests => "listRequests",
+            Endpoint::ClearRequests => "clearRequests",
         }
     }
 
@@ -203,6 +234,12 @@ impl Endpoint {
             Endpoint::PutScenario => method.to(scenarios::put),
             Endpoint::DeleteScenario => method.to(scenarios::delete),
             Endpoint::SwitchScenario => method.to(scenarios::switch),
+            Endpoint::AddFault => method.to(faults::add),
+            Endpoint::ListFaults => method.to(faults::list),
+            Endpoint::ClearFaults => method.to(faults::clear),
+            Endpoint::DeleteFault => method.to(faults::delete),
+            Endpoint::ListRequests => method.to(journal::list),
+            Endpoint::ClearRequests => method.to(journal::clear),
         }
     }
 }
@@ -237,6 +274,15 @@ pub const ROUTES: &[Route] = &[
         endpoints: &[Endpoint::ShowScenario, Endpoint::PutScenario, Endpoint::DeleteScenario],
     },
     Route { path: "/__admin/chats/{id}/scenario", endpoints: &[Endpoint::SwitchScenario] },
+    Route {
+        path: "/__admin/faults",
+        endpoints: &[Endpoint::ListFaults, Endpoint::AddFault, Endpoint::ClearFaults],
+    },
+    Route { path: "/__admin/faults/{id}", endpoints: &[Endpoint::DeleteFault] },
+    Route {
+        path: "/__admin/requests",
+        endpoints: &[Endpoint::ListRequests, Endpoint::ClearRequests],
+    },
 ];
 
 /// The endpoint a matched route pattern and method name, for the log line.

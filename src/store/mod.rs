@@ -8,6 +8,7 @@
 //! - `jobs.rs`: the contact centre's pending work.
 //! - `clock.rs`: moving the emulator's time, and running what falls due on the way.
 //! - `retention.rs`: deleting ended chats after `--retention`.
+//! - `journal.rs`: the request journal's table.
 //! - `reads.rs`, `views.rs`: the reads and the JSON shapes they return.
 //! - `cache.rs`: what the hottest reads need, in memory, kept in step by the writer.
 //!
@@ -20,6 +21,7 @@ mod cache;
 mod clock;
 mod cursors;
 mod jobs;
+mod journal;
 mod operations;
 mod reads;
 mod retention;
@@ -38,6 +40,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
 pub use jobs::Job;
+pub use journal::RequestFilter;
 pub use operations::{AgentAction, CustomerAction};
 pub use schema::{ClockStart, OpenError, MIGRATIONS};
 pub use views::{

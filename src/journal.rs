@@ -1,0 +1,162 @@
+//! The request journal: every customer API request, as it was answered (or dropped), kept in
+//! SQLite (`requests`, at most `--journal-size` rows, oldest dropped). Recording costs a request
+//! only a push into a bounded queue in memory: the queue is written to SQLite in one batch about
+//! once a second (and before the journal is read through the admin API, and at a clean stop),
+//! keeping only the newest entries when more came in meanwhile. Nothing here waits for SQLite.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Bodies are kept up to this many bytes (cut on a character boundary).
+pub const BODY_LIMIT: usize = 4096;
+
+/// One request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Its row id, once stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Wall-clock time it arrived, ms since the epoch.
+    pub at: i64,
+    pub method: String,
+    /// The path with its query string.
+    pub path: String,
+    pub chat: Option<String>,
+    pub operation: Option<String>,
+    pub request_body: Option<String>,
+    /// `None`: the connection was dropped without an answer.
+    pub http_status: Option<u16>,
+    pub status_code: Option<i64>,
+    pub response_body: Option<String>,
+    /// A body was cut to `BODY_LIMIT` bytes.
+    pub truncated: bool,
+    pub duration_us: i64,
+    /// The fault injected, as JSON.
+    pub fault: Option<serde_json::Value>,
+}
+
+/// The entries not yet written.
+pub struct Journal {
+    size: usize,
+    queue: Mutex<VecDeque<Entry>>,
+    /// Entries dropped from the queue before they were written (newer ones took their place).
+    skipped: AtomicU64,
+}
+
+impl Journal {
+    /// A journal of at most `size` entries (0: off).
+    pub fn new(size: usize) -> Journal {
+        Journal { size, queue: Mutex::new(VecDeque::new()), skipped: AtomicU64::new(0) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.size > 0
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Queues an entry; never waits for SQLite. Past `size` queued, the oldest goes: it would be
+    /// dropped from the table at the next write anyway.
+    pub fn record(&self, entry: Entry) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() >= self.size {
+            queue.pop_front();
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        queue.push_back(entry);
+    }
+
+    /// Takes what is queued, oldest first.
+    pub fn take(&self) -> Vec<Entry> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *queue).into()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+}
+
+/// `bytes` as text of at most `BODY_LIMIT` bytes (cut on a character boundary; invalid UTF-8
+/// shown with replacement characters), and whether it was cut.
+pub fn body_text(bytes: &[u8]) -> (String, bool) {
+    let cut = bytes.len() > BODY_LIMIT;
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_LIMIT + 4)]).into_owned();
+    if text.len() > BODY_LIMIT {
+        let mut end = BODY_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    (text, cut)
+}
+
+/// The `statusCode` of a GWS answer, found without parsing it whole (a transcript can be large:
+/// its `statusCode` is the last field; an error's is the first).
+pub fn status_code(body: &[u8]) -> Option<i64> {
+    const KEY: &[u8] = b"\"statusCode\":";
+    let at = body.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    let digits: String = body[at..]
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit() || **b == b'-')
+        .map(|b| *b as char)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_cut_on_a_character_boundary() {
+        let (t, cut) = body_text("é".repeat(3000).as_bytes());
+        assert!(cut);
+        assert!(t.len() <= BODY_LIMIT && t.len() >= BODY_LIMIT - 1);
+        assert!(t.chars().all(|c| c == 'é'));
+        assert_eq!(body_text(b"short"), ("short".to_string(), false));
+    }
+
+    #[test]
+    fn the_status_code_is_found_at_either_end() {
+        assert_eq!(
+            status_code(br#"{"messages":[{"text":"\"statusCode\":9"}],"statusCode":0}"#),
+            Some(0)
+        );
+        assert_eq!(status_code(br#"{"statusCode":6,"statusMessage":"no"}"#), Some(6));
+        assert_eq!(status_code(b"nothing"), None);
+    }
+
+    #[test]
+    fn the_queue_keeps_the_newest() {
+        let j = Journal::new(2);
+        for i in 0..5 {
+            j.record(Entry {
+                id: None,
+                at: i,
+                method: "GET".into(),
+                path: "/".into(),
+                chat: None,
+                operation: None,
+                request_body: None,
+                http_status: Some(200),
+                status_code: Some(0),
+                response_body: None,
+                truncated: false,
+                duration_us: 1,
+                fault: None,
+            });
+        }
+        let kept: Vec<i64> = j.take().iter().map(|e| e.at).collect();
+        assert_eq!(kept, [3, 4]);
+        assert!(j.is_empty());
+    }
+}
