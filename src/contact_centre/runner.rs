@@ -10,9 +10,8 @@ use crate::domain::{ChatState, JobKind, MessageType};
 use crate::store::{ChatTx, Result, StoreError};
 
 impl ContactCentre {
-    /// Starts `scenario` in `chat` from its first step (at RequestChat, or when switched to).
+    /// Starts `scenario`, which `chat` records already, from its first step.
     pub fn start_scenario(&self, chat: &ChatTx, scenario: &Scenario) -> Result<()> {
-        chat.set_scenario(&scenario.name, &scenario.stored_steps())?;
         self.run_steps(chat, &scenario.steps, 0, false)
     }
 
@@ -30,6 +29,7 @@ impl ContactCentre {
             }
         }
         chat.cancel_jobs(&JobKind::SCENARIO)?;
+        chat.set_scenario(&scenario.name, &scenario.stored_steps())?;
         self.start_scenario(chat, scenario)
     }
 

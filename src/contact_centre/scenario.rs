@@ -31,8 +31,10 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub steps: Vec<Step>,
-    /// The document as given (normalized JSON), shown by the admin API and stored per chat.
+    /// The document as given (normalized JSON), shown by the admin API.
     pub document: Value,
+    /// The steps as JSON, stored with each chat that runs them.
+    steps_json: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,11 +151,18 @@ impl Scenario {
             }
             parsed.push(step);
         }
+        let steps_json = Value::Array(steps.clone()).to_string();
         let mut document = Map::new();
         document.insert("name".into(), Value::String(name.clone()));
         document.insert("description".into(), Value::String(description.clone()));
         document.insert("steps".into(), Value::Array(steps.clone()));
-        Ok(Scenario { name, description, steps: parsed, document: Value::Object(document) })
+        Ok(Scenario {
+            name,
+            description,
+            steps: parsed,
+            document: Value::Object(document),
+            steps_json,
+        })
     }
 
     /// Parses the steps stored with a chat (written by `parse`, so they are valid).
@@ -164,8 +173,8 @@ impl Scenario {
     }
 
     /// The steps as stored with a chat that runs them.
-    pub fn stored_steps(&self) -> String {
-        self.document["steps"].to_string()
+    pub fn stored_steps(&self) -> &str {
+        &self.steps_json
     }
 }
 

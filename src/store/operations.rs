@@ -123,7 +123,7 @@ fn request_chat(
     scenario: &Scenario,
 ) -> Result<ChatId> {
     let id = centre.new_chat_id();
-    let chat = tx.insert_chat(&id, new, &scenario.name)?;
+    let chat = tx.insert_chat(&id, new, scenario)?;
     let customer = chat.add_participant(&new.nickname, ParticipantType::Customer)?;
     let system = chat.add_participant(SYSTEM_NICKNAME, ParticipantType::External)?;
     debug_assert_eq!((customer, system), (CUSTOMER_ID, SYSTEM_ID));

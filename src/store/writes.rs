@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::views::{ChatSummary, MessageView, ParticipantView};
 use super::{Result, StoreError};
+use crate::contact_centre::Scenario;
 use crate::domain::{ChatId, ChatState, MessageType, ParticipantType, Reader};
 use crate::events::{Event, Hub};
 
@@ -139,15 +140,20 @@ impl<'c> WriteTx<'c> {
         Ok(())
     }
 
-    /// Stores a new chat (`WaitingForAgent`, nobody in it yet, about to run `scenario`) and
-    /// opens it for writing.
-    pub fn insert_chat(&self, id: &ChatId, new: &NewChat, scenario: &str) -> Result<ChatTx<'_>> {
+    /// Stores a new chat (`WaitingForAgent`, nobody in it yet, about to run `scenario`, the bot
+    /// off until a step turns it on) and opens it for writing.
+    pub fn insert_chat(
+        &self,
+        id: &ChatId,
+        new: &NewChat,
+        scenario: &Scenario,
+    ) -> Result<ChatTx<'_>> {
         let rowid: i64 = self
             .conn
             .prepare_cached(
                 "INSERT INTO chats (id, nickname, subject, user_data, endpoint, state, created_at,
-                                    last_customer_activity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6) RETURNING rowid",
+                                    last_customer_activity, scenario, scenario_steps, bot)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'WaitingForAgent', ?6, ?6, ?7, ?8, 0) RETURNING rowid",
             )?
             .query_row(
                 params![
@@ -156,7 +162,9 @@ impl<'c> WriteTx<'c> {
                     new.subject,
                     new.user_data,
                     new.endpoint,
-                    self.now()
+                    self.now(),
+                    scenario.name,
+                    scenario.stored_steps(),
                 ],
                 |r| r.get(0),
             )?;
@@ -169,7 +177,7 @@ impl<'c> WriteTx<'c> {
                 created: self.now(),
                 message_count: 0,
                 unread_by_agent: 0,
-                scenario: Some(scenario.to_string()),
+                scenario: Some(scenario.name.clone()),
             };
             self.effects.borrow_mut().events.push((rowid, Event::Chat(summary)));
         }
