@@ -29,7 +29,7 @@ impl ContactCentre {
             }
         }
         chat.cancel_jobs(&JobKind::SCENARIO)?;
-        chat.set_scenario(&scenario.name, &scenario.stored_steps())?;
+        chat.set_scenario(&scenario.name, scenario.stored_steps())?;
         self.start_scenario(chat, scenario)
     }
 
