@@ -418,7 +418,7 @@ mod tests {
             }
         );
         assert_eq!(s.steps[8].after_ms, 60_000);
-        assert_eq!(Scenario::steps_from_stored(&s.stored_steps()).unwrap(), s.steps);
+        assert_eq!(Scenario::steps_from_stored(s.stored_steps()).unwrap(), s.steps);
     }
 
     #[test]
