@@ -1,7 +1,7 @@
 //! gws-bench: measures the emulator against its ceilings.
 //!
 //! ```sh
-//! cargo run --release --bin gws-bench -- [--quick] [--only CASE,...] [--duration 5s]
+//! cargo run --release -p gws-bench -- [--quick] [--only CASE,...] [--duration 5s]
 //! ```
 //!
 //! The server under test is the real emulator (`Application::build`), started in a child process
@@ -61,7 +61,7 @@ const CASES: &[(&str, &str)] = &[
 const USAGE: &str = "\
 gws-bench: measures gws-emulator against its ceilings (HTTP, storage) and its targets
 
-Usage: cargo run --release --bin gws-bench -- [OPTIONS]
+Usage: cargo run --release -p gws-bench -- [OPTIONS]
 
 Options:
   --quick              every case with tiny sizes and short runs (a smoke test, under a minute);
@@ -625,7 +625,8 @@ impl Bench {
                 Some(target) if target.file_name().is_some_and(|n| n == "target") => {
                     target.join("bench-cache")
                 }
-                _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-cache"),
+                // bench/ -> the workspace's target/
+                _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-cache"),
             },
         };
         fs::create_dir_all(&cache)
