@@ -234,6 +234,17 @@ impl Store {
             .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     }
 
+    /// Runs `f` as one writer operation and waits for its commit: for tools that fill a database
+    /// in bulk through the emulator's own writes (the benchmark's seeding). Blocks: call it off
+    /// the async threads.
+    pub fn transact<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTx) -> Result<T> + Send + 'static,
+    {
+        self.submit(f).blocking_recv().unwrap_or(Err(StoreError::Unavailable))
+    }
+
     /// Queues `f` for the writer, outside the request count (the scheduler's own work); the
     /// receiver answers after the commit.
     pub(crate) fn submit<T, F>(&self, f: F) -> tokio::sync::oneshot::Receiver<Result<T>>

@@ -1,4 +1,4 @@
-//! The benchmark (`src/bin/gws-bench.rs`) still runs: `--quick` goes through every case with tiny
+//! The benchmark (`bench/`) still runs: `--quick` goes through every case with tiny
 //! sizes against the real emulator, without errors, within a time limit.
 
 use std::io::Read;
