@@ -303,3 +303,62 @@ mod tests {
         assert_eq!(conns.iter().map(|c| c[0][0]).collect::<Vec<_>>(), vec![0, 1, 0]);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Each request once
+
+/// The answers' bodies, by the position of their request.
+#[derive(Default)]
+struct Bodies {
+    bodies: Vec<(usize, Vec<u8>)>,
+    errors: Vec<String>,
+}
+
+impl Outcome for Bodies {
+    fn merge(&mut self, other: Bodies) {
+        self.bodies.extend(other.bodies);
+        self.errors.extend(other.errors);
+    }
+
+    fn panicked(&mut self, what: &str) {
+        self.errors.push(what.to_string());
+    }
+}
+
+/// Sends every request once, over `connections` keep-alive connections (request i on connection
+/// i % connections, in order), and returns the bodies of the answers in the order of the
+/// requests. Any failure or answer that is not 2xx is an error.
+pub fn run_each(
+    addr: SocketAddr,
+    requests: Vec<Vec<u8>>,
+    connections: usize,
+) -> Result<Vec<Vec<u8>>, String> {
+    let n = requests.len();
+    let c = connections.max(1);
+    let mut groups: Vec<Vec<(usize, Vec<u8>)>> = (0..c).map(|_| Vec::new()).collect();
+    for (i, req) in requests.into_iter().enumerate() {
+        groups[i % c].push((i, req));
+    }
+    let out: Bodies = on_load_threads(groups, move |reqs| async move {
+        let mut out = Bodies::default();
+        let mut conn = Connection::new(addr);
+        for (i, req) in reqs {
+            match conn.send(&req).await {
+                Ok(head) if head.is_success() => out.bodies.push((i, conn.body(&head).to_vec())),
+                Ok(head) => out.errors.push(format!(
+                    "HTTP {}: {}",
+                    head.status,
+                    String::from_utf8_lossy(conn.body(&head)).chars().take(200).collect::<String>()
+                )),
+                Err(e) => out.errors.push(e.text()),
+            }
+        }
+        out
+    });
+    if let Some(e) = out.errors.first() {
+        return Err(format!("{} of {n} requests failed; the first: {e}", out.errors.len()));
+    }
+    let mut bodies = out.bodies;
+    bodies.sort_by_key(|(i, _)| *i);
+    Ok(bodies.into_iter().map(|(_, b)| b).collect())
+}

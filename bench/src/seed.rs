@@ -30,6 +30,8 @@ pub enum DbKind {
     Tick,
     /// `late_chats` chats waiting for an agent, each with a customer question to answer.
     Late,
+    /// `ended_chats` chats the customer completed, then `small_chats` open ones (retention).
+    Ended,
 }
 
 impl DbKind {
@@ -40,6 +42,7 @@ impl DbKind {
             DbKind::Big => format!("big-1x{}-{}x{}", s.hot_msgs, s.big_chats, s.big_msgs),
             DbKind::Tick => format!("tick-{}x5", s.tick_chats),
             DbKind::Late => format!("late-{}", s.late_chats),
+            DbKind::Ended => format!("ended-{}-open-{}x5", s.ended_chats, s.small_chats),
         };
         format!("{what}-schema{:08x}-v{SEED_VERSION}.db", schema_hash())
     }
@@ -93,6 +96,11 @@ pub fn seed(path: &Path, kind: DbKind, sizes: &Sizes) -> Result<usize, String> {
         DbKind::Big => (sizes.big_chats + 1, false),
         DbKind::Tick => (sizes.tick_chats, false),
         DbKind::Late => (sizes.late_chats, true),
+        DbKind::Ended => (sizes.ended_chats + sizes.small_chats, false),
+    };
+    let ended = match kind {
+        DbKind::Ended => sizes.ended_chats,
+        _ => 0,
     };
     let msgs_of = move |r: usize, s: &Sizes| match kind {
         DbKind::Big if r == 1 => s.hot_msgs,
@@ -104,13 +112,18 @@ pub fn seed(path: &Path, kind: DbKind, sizes: &Sizes) -> Result<usize, String> {
     let mut first = 1;
     while first <= chats {
         let last = (first + CHATS_PER_TRANSACTION - 1).min(chats);
-        let lens: Vec<usize> = (first..=last).map(|r| msgs_of(r, sizes).max(3)).collect();
+        let lens: Vec<usize> =
+            (first..=last).map(|r| if r <= ended { 3 } else { msgs_of(r, sizes).max(3) }).collect();
         total += lens.iter().sum::<usize>();
         let manual = manual.clone();
         store
             .transact(move |tx| {
                 for (r, m) in (first..=last).zip(lens) {
-                    seed_chat(tx, r, m, waiting, &manual)?;
+                    if r <= ended {
+                        seed_ended_chat(tx, r, &manual)?;
+                    } else {
+                        seed_chat(tx, r, m, waiting, &manual)?;
+                    }
                 }
                 Ok(())
             })
@@ -125,6 +138,29 @@ pub fn seed(path: &Path, kind: DbKind, sizes: &Sizes) -> Result<usize, String> {
         return Err("the write-ahead log was not checkpointed".into());
     }
     Ok(total)
+}
+
+/// Chat `r`, which the customer completed: two joins and the customer's leaving; Idle.
+fn seed_ended_chat(
+    tx: &gws_emulator::store::WriteTx,
+    r: usize,
+    scenario: &gws_emulator::contact_centre::Scenario,
+) -> gws_emulator::store::Result<()> {
+    let id = ChatId::parse(&chat_uuid(r)).expect("a UUID v4");
+    let new = NewChat {
+        nickname: format!("Customer {r}"),
+        subject: "Benchmark".into(),
+        user_data: None,
+        endpoint: None,
+    };
+    let chat = tx.insert_chat(&id, &new, scenario)?;
+    let customer = chat.add_participant(&new.nickname, ParticipantType::Customer)?;
+    let system = chat.add_participant("system", ParticipantType::External)?;
+    chat.append(MessageType::ParticipantJoined, customer, None, None)?;
+    chat.append(MessageType::ParticipantJoined, system, None, None)?;
+    chat.append(MessageType::ParticipantLeft, customer, None, None)?;
+    chat.mark_left(customer)?;
+    chat.end()
 }
 
 /// Chat `r` with `m` messages. Open chats: customer, system, agent joined, then questions and

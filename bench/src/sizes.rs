@@ -19,6 +19,16 @@ pub struct Sizes {
     pub mix_connections: usize,
     pub startup_runs: usize,
     pub idle_wait: Duration,
+    /// Chats taken through a whole life on a frozen clock (lifecycle).
+    pub lifecycle_chats: usize,
+    /// Messages whose wait and event latency is measured one by one (wait-latency).
+    pub wait_rounds: usize,
+    /// Open event streams while send-many runs (watchers).
+    pub watchers: usize,
+    /// Ended chats that retention deletes under load (retention).
+    pub ended_chats: usize,
+    /// Chats waiting in a waitFor step of their scenario (scenario-tick).
+    pub scenario_chats: usize,
 }
 
 impl Sizes {
@@ -37,6 +47,11 @@ impl Sizes {
                 mix_connections: 4,
                 startup_runs: 3,
                 idle_wait: Duration::from_millis(300),
+                lifecycle_chats: 100,
+                wait_rounds: 30,
+                watchers: 50,
+                ended_chats: 2_000,
+                scenario_chats: 100,
             }
         } else {
             Sizes {
@@ -52,6 +67,11 @@ impl Sizes {
                 mix_connections: 16,
                 startup_runs: 5,
                 idle_wait: Duration::from_secs(1),
+                lifecycle_chats: 1_000,
+                wait_rounds: 300,
+                watchers: 1_000,
+                ended_chats: 100_000,
+                scenario_chats: 1_000,
             }
         }
     }

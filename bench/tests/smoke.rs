@@ -24,6 +24,12 @@ const CASES: &[&str] = &[
     "scheduler-lateness",
     "startup",
     "rss",
+    "lifecycle",
+    "wait-latency",
+    "watchers",
+    "journal",
+    "retention",
+    "scenario-tick",
 ];
 
 #[test]

@@ -8,6 +8,7 @@
 mod big;
 mod ceilings;
 mod mix;
+mod powers;
 mod process;
 mod reads;
 mod scheduler;
@@ -51,6 +52,12 @@ pub static CASES: &[Case] = &[
     case("scheduler-lateness", "agent joins and bot replies: actual time - due time", scheduler::lateness),
     case("startup", "spawn to the listening line, database of 1 000 000 messages", process::startup),
     case("rss", "VmRSS of the emulator at idle after start, and its peak during the mix", process::rss),
+    case("lifecycle", "1 000 chats through join, 3 bot answers and the 30-minute close on a frozen clock", powers::lifecycle),
+    case("wait-latency", "from a message's acknowledgement to a waiting GET's answer and to its event", powers::wait_latency),
+    case("watchers", "send-many without, then with 1 000 event streams open", powers::watchers),
+    case("journal", "empty-poll with the request journal off, then on", powers::journal),
+    case("retention", "polls while retention deletes 100 000 ended chats", powers::retention),
+    case("scenario-tick", "scheduler::run_due with nothing due, 1 000 chats in waitFor steps (in-process)", powers::scenario_tick),
 ];
 
 /// The case called `name`.
@@ -145,6 +152,55 @@ pub const TARGETS: &[Target] = &[
         show: |v| format!("{v:.1} MiB"),
         goal: "< 30 MiB",
         pass: |v| v < 30.0,
+    },
+    Target {
+        name: "lifecycle of 1 000 chats, frozen clock",
+        value: |r| r.metric("lifecycle.s"),
+        show: |v| format!("{v:.2} s"),
+        goal: "< 2 s",
+        pass: |v| v < 2.0,
+    },
+    Target {
+        name: "wait answered after the write, p99",
+        value: |r| r.metric("wait-latency.wait.p99_ms"),
+        show: |v| format!("{v:.2} ms"),
+        goal: "< 5 ms",
+        pass: |v| v < 5.0,
+    },
+    Target {
+        name: "event after the write, p99",
+        value: |r| r.metric("wait-latency.sse.p99_ms"),
+        show: |v| format!("{v:.2} ms"),
+        goal: "< 5 ms",
+        pass: |v| v < 5.0,
+    },
+    Target {
+        name: "send-many with / without 1 000 streams",
+        value: |r| r.metric("watchers.ratio"),
+        show: ratio,
+        goal: ">= 0.85",
+        pass: within,
+    },
+    Target {
+        name: "empty-poll journal on / off",
+        value: |r| r.metric("journal.ratio"),
+        show: ratio,
+        goal: ">= 0.85",
+        pass: within,
+    },
+    Target {
+        name: "poll p99 during retention",
+        value: |r| r.metric("retention.p99_ms"),
+        show: |v| format!("{v:.2} ms"),
+        goal: "< 10 ms",
+        pass: |v| v < 10.0,
+    },
+    Target {
+        name: "scheduler tick p99, waitFor chats",
+        value: |r| r.metric("scenario-tick.p99_us"),
+        show: |v| format!("{v:.1} µs"),
+        goal: "< 1000 µs",
+        pass: |v| v < 1000.0,
     },
     Target {
         name: "errors, all cases",
