@@ -179,6 +179,26 @@ impl Hub {
         }
     }
 
+    /// The chats at `rowids` were deleted: their streams end.
+    pub(crate) fn forget(&self, rowids: &[i64]) {
+        if self.watched.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut chats = self.chats.write().unwrap_or_else(|p| p.into_inner());
+        for rowid in rowids {
+            if chats.remove(rowid).is_some() {
+                self.watched.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Every chat was deleted: every chat's stream ends.
+    pub(crate) fn forget_all(&self) {
+        let mut chats = self.chats.write().unwrap_or_else(|p| p.into_inner());
+        self.watched.fetch_sub(chats.len(), Ordering::SeqCst);
+        chats.clear();
+    }
+
     /// Ends every stream (the server is stopping).
     pub fn close(&self) {
         self.closed.send_replace(true);

@@ -56,6 +56,14 @@ impl Application {
     /// Opens the database, binds, and starts the scheduler. Call inside an actix system.
     pub fn build(config: Config) -> Result<Application, StartError> {
         let scenarios = Arc::new(load_scenarios(&config)?);
+        let default = config.default_scenario();
+        if scenarios.get(default).is_none() && !config.db.exists() {
+            // Not a file scenario, and no database with run-time ones: refuse before creating it.
+            return Err(StartError::Scenarios(format!(
+                "no scenario {default:?} for --scenario; known: {}",
+                scenarios.names()
+            )));
+        }
         let centre = Arc::new(ContactCentre::new(&config, scenarios.clone()));
         let store = Store::open(
             &config.db,
@@ -77,7 +85,6 @@ impl Application {
                 Err(e) => log::warn!("the stored scenario {name:?} is skipped: {e}"),
             }
         }
-        let default = config.default_scenario();
         if scenarios.get(default).is_none() {
             return Err(StartError::Scenarios(format!(
                 "no scenario {default:?} for --scenario; known: {}",

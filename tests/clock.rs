@@ -165,6 +165,8 @@ fn advancing_one_chat_leaves_the_others_alone() {
     let b = server.request_chat("Bob");
     let answer = advance_chat(&server, &a, "5s");
     assert_eq!(answer["now"], START_MS + 5000, "the chat's own time: {answer}");
+    assert_eq!(server.admin_chat(&a)["clockOffsetMs"], 5000);
+    assert_eq!(server.admin_chat(&b)["clockOffsetMs"], 0);
     assert_eq!(answer["ran"], 1);
     assert_eq!(server.state(&a), "Chatting");
     assert_eq!(server.state(&b), "WaitingForAgent", "the other chat did not move");
@@ -294,6 +296,13 @@ fn the_clock_and_chat_offsets_survive_a_restart_and_a_kill() {
     server.send_message(&id, "Back again");
     let last = server.all_messages(&id).last().unwrap().clone();
     assert_eq!(last["utcTime"], START_MS + 3_600_000 + 600_000, "{last}");
+
+    // A seeded generator draws the same ids after a restart: they are skipped, not refused.
+    let mut seeded = Server::builder().arg("--seed", "3").arg("--agent-mode", "manual").start();
+    let first = seeded.request_chat("Ada");
+    seeded.restart();
+    let second = seeded.request_chat("Bob");
+    assert_ne!(first, second);
 
     // Unfrozen state survives too, and --clock given at start wins over the stored state.
     set_clock(&server, json!({"freeze": false}));

@@ -151,7 +151,13 @@ fn retention_zero_keeps_ended_chats_forever() {
 
 #[test]
 fn the_pages_of_deleted_chats_go_back_to_the_file_system() {
-    let mut server = frozen_with_retention("1h");
+    // The journal off: its 4 KiB bodies of every SendMessage would stay (it keeps its own size).
+    let mut server = Server::builder()
+        .arg("--agent-mode", "manual")
+        .arg("--clock", "frozen")
+        .arg("--retention", "1h")
+        .arg("--journal-size", "0")
+        .start();
     let text = "z".repeat(4000);
     let ids: Vec<String> = (0..100).map(|i| server.request_chat(&format!("c{i}"))).collect();
     for id in &ids {
@@ -161,6 +167,10 @@ fn the_pages_of_deleted_chats_go_back_to_the_file_system() {
         assert_eq!(server.complete(id).status, 200);
     }
     let keep = server.request_chat("Keep");
+    let conn = rusqlite::Connection::open(server.db()).unwrap();
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, 2, "a new database is incremental from the start");
+    drop(conn);
     server.stop();
     let pages = |server: &Server| -> (i64, i64) {
         let conn = rusqlite::Connection::open(server.db()).unwrap();

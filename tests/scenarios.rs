@@ -428,6 +428,7 @@ fn a_bad_scenario_file_or_name_stops_the_start_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("nope") && err.contains("good"), "{err}");
+    assert!(!dir.path().join("chat.db").exists(), "nothing was created");
     let missing = dir.path().join("missing");
     let out = run_emulator(
         &["--scenarios-dir", missing.to_str().unwrap(), "--port", "0"],

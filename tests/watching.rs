@@ -300,3 +300,13 @@ fn bad_stream_requests_are_refused() {
     server.post(&format!("/__admin/chats/{id}/events"), &json!({})).assert_error(405, 2);
     server.delete("/__admin/events").assert_error(405, 2);
 }
+
+#[test]
+fn the_stream_of_a_deleted_chat_ends() {
+    let server = Server::manual();
+    let id = joined(&server);
+    let mut stream = SseStream::open(server.port, &format!("/__admin/chats/{id}/events"), &[]);
+    stream.events_until(Duration::from_secs(5), |e| e.event == "message" && e.json()["index"] == 3);
+    assert_eq!(server.delete("/__admin/chats").status, 200);
+    assert!(stream.wait_end(Duration::from_secs(5)), "the stream of a deleted chat is closed");
+}

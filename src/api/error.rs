@@ -146,11 +146,15 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Db(e) => {
                 log::error!("database error: {e}");
-                Self::internal("the emulator failed to use its database; see logs/chat.log")
+                Self::internal("the emulator failed to use its database; see its log (chat.log)")
             }
             StoreError::Task(e) => {
                 log::error!("a database task failed: {e}");
-                Self::internal("the emulator failed while handling this request")
+                Self::internal("the emulator failed while handling this request; see its log")
+            }
+            StoreError::Panicked => {
+                log::error!("a write operation panicked; it was rolled back");
+                Self::internal("the emulator failed while handling this request; see its log")
             }
         }
     }

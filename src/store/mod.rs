@@ -84,6 +84,9 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("a database task failed: {0}")]
     Task(String),
+    /// The operation panicked (a bug); its writes were rolled back.
+    #[error("the operation failed unexpectedly")]
+    Panicked,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

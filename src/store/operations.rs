@@ -122,7 +122,11 @@ fn request_chat(
     new: &NewChat,
     scenario: &Scenario,
 ) -> Result<ChatId> {
-    let id = centre.new_chat_id();
+    // A seeded generator restarted on the same database draws the ids it drew before: skip them.
+    let mut id = centre.new_chat_id();
+    while tx.chat_exists(&id)? {
+        id = centre.new_chat_id();
+    }
     let chat = tx.insert_chat(&id, new, scenario)?;
     let customer = chat.add_participant(&new.nickname, ParticipantType::Customer)?;
     let system = chat.add_participant(SYSTEM_NICKNAME, ParticipantType::External)?;

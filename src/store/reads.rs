@@ -148,7 +148,19 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         #[allow(clippy::type_complexity)]
-        let (c, state, nickname, subject, user_data, endpoint, created, ended, activity, scenario): (
+        let (
+            c,
+            state,
+            nickname,
+            subject,
+            user_data,
+            endpoint,
+            created,
+            ended,
+            activity,
+            scenario,
+            offset,
+        ): (
             i64,
             String,
             String,
@@ -159,10 +171,11 @@ impl Store {
             Option<i64>,
             i64,
             Option<String>,
+            i64,
         ) = tx
             .query_row(
                 "SELECT rowid, state, nickname, subject, user_data, endpoint, created_at, ended_at,
-                        last_customer_activity, scenario FROM chats WHERE id = ?1",
+                        last_customer_activity, scenario, clock_offset FROM chats WHERE id = ?1",
                 [id.as_str()],
                 |r| {
                     Ok((
@@ -176,6 +189,7 @@ impl Store {
                         r.get(7)?,
                         r.get(8)?,
                         r.get(9)?,
+                        r.get(10)?,
                     ))
                 },
             )
@@ -234,6 +248,7 @@ impl Store {
             created,
             ended,
             last_customer_activity: activity,
+            clock_offset_ms: offset,
             participants,
             messages,
             read_cursors,

@@ -90,6 +90,9 @@ pub(super) fn open_pool(path: &Path, start: ClockStart) -> Result<Opened, OpenEr
     let flags = open_flags();
     let mut conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
     configure(&conn).map_err(|e| open_error(path, e))?;
+    // Before WAL mode: that writes the file's first page, after which the auto-vacuum mode of a
+    // new file can only be changed by a VACUUM.
+    incremental_vacuum(&conn).map_err(|e| open_error(path, e))?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| open_error(path, e))?;
@@ -98,7 +101,6 @@ pub(super) fn open_pool(path: &Path, start: ClockStart) -> Result<Opened, OpenEr
             "cannot use database {shown}: SQLite refused WAL mode (got {mode}); put it on a local disk"
         )));
     }
-    incremental_vacuum(&conn).map_err(|e| open_error(path, e))?;
     let found = migrate(&mut conn).map_err(|e| match e {
         MigrateError::Newer(found) => OpenError(format!(
             "cannot use database {shown}: it was written by a newer gws-emulator (schema version {found}, \

@@ -99,6 +99,8 @@ pub struct ChatDetail {
     pub created: i64,
     pub ended: Option<i64>,
     pub last_customer_activity: i64,
+    /// How far this chat's own time is ahead of the emulator's (POST /__admin/chats/{id}/clock).
+    pub clock_offset_ms: i64,
     pub participants: Vec<ParticipantDetail>,
     pub messages: Vec<MessageView>,
     pub read_cursors: ReadCursors,

@@ -49,10 +49,11 @@ where
 
     fn finish(self: Box<Self>, commit: std::result::Result<(), Option<&rusqlite::Error>>) {
         let result = match commit {
-            Ok(()) => self.result.unwrap_or(Err(StoreError::Unavailable)),
+            // No result: the operation panicked (and was rolled back).
+            Ok(()) => self.result.unwrap_or(Err(StoreError::Panicked)),
             // A refused operation changed nothing either way: keep its own answer.
             Err(_) if matches!(self.result, Some(Err(_))) => {
-                self.result.unwrap_or(Err(StoreError::Unavailable))
+                self.result.unwrap_or(Err(StoreError::Panicked))
             }
             Err(Some(e)) => Err(StoreError::Db(clone_error(e))),
             Err(None) => Err(StoreError::Unavailable),
@@ -218,6 +219,11 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, sh
     shared.cache.invalidate(&effects);
     if outcome.is_ok() {
         shared.hub.publish(effects.events);
+        if effects.all {
+            shared.hub.forget_all();
+        } else if !effects.deleted.is_empty() {
+            shared.hub.forget(&effects.deleted);
+        }
     }
     let commit = outcome.as_ref().map(|_| ()).map_err(Some);
     for op in batch.drain(..) {

@@ -28,6 +28,8 @@ pub(super) struct Effects {
     pub touched: Vec<i64>,
     /// What to publish once committed: (chat rowid, event), in order.
     pub events: Vec<(i64, Event)>,
+    /// Chats deleted (their event streams end).
+    pub deleted: Vec<i64>,
 }
 
 impl Effects {
@@ -39,6 +41,7 @@ impl Effects {
         self.all |= other.all;
         self.touched.extend(other.touched);
         self.events.extend(other.events);
+        self.deleted.extend(other.deleted);
     }
 }
 
@@ -106,6 +109,16 @@ impl<'c> WriteTx<'c> {
             offset: row.offset,
             bot: Cell::new(row.bot),
         }
+    }
+
+    /// Whether a chat `id` is stored.
+    pub fn chat_exists(&self, id: &ChatId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM chats WHERE id = ?1")?
+            .query_row([id.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// Opens the chat `id` for writing (404 when there is none).
@@ -206,7 +219,10 @@ impl<'c> WriteTx<'c> {
 
     /// Deletes the chat at `rowid`, and with it its messages, cursors and pending work.
     pub fn delete_chat(&self, rowid: i64) -> Result<()> {
-        self.effects.borrow_mut().touched.push(rowid);
+        let mut effects = self.effects.borrow_mut();
+        effects.touched.push(rowid);
+        effects.deleted.push(rowid);
+        drop(effects);
         self.conn.prepare_cached("DELETE FROM chats WHERE rowid = ?1")?.execute([rowid])?;
         Ok(())
     }
