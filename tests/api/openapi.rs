@@ -6,15 +6,13 @@
 //! document lists for every operation must have been seen, so the document promises nothing the
 //! server cannot do, and every route of `src/api/mod.rs` must be in the document.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{Response, Server, APIKEY};
+use crate::helpers::{try_request, Response, Server, APIKEY};
 use serde_json::{json, Value};
 
-const DOC_FILE: &str = include_str!("../src/api/openapi.json");
+const DOC_FILE: &str = include_str!("../../src/api/openapi.json");
 
 const CHATS: &str = "/api/v2/chats";
 const CHAT: &str = "/api/v2/chats/{id}";
@@ -661,7 +659,7 @@ fn server_routes() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let doc = fetch_doc(&server);
     let version = doc["openapi"].as_str().expect("an openapi version");
     assert!(version.starts_with("3."), "OpenAPI 3.x, not {version}");
@@ -740,10 +738,6 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 
 // ---- every operation and every error row, for real ----
 
-fn manual() -> Server {
-    Server::builder().arg("--agent-mode", "manual").start()
-}
-
 fn new_chat(c: &mut Checker, server: &Server, body: Value) -> String {
     let res = c.run(server, post(CHATS, CHATS, body), 200, Some(0));
     res.json()["id"].as_str().expect("an id").to_string()
@@ -751,7 +745,7 @@ fn new_chat(c: &mut Checker, server: &Server, body: Value) -> String {
 
 /// The success answers of every operation, in every state, with every kind of message.
 fn successes(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let full = json!({"operationName": "RequestChat", "nickname": "Zoë", "subject": "Billing",
                       "userData": {"customerId": 42, "tags": ["a", 1, null]}, "endpoint": "web"});
@@ -914,7 +908,7 @@ fn bot_successes(c: &mut Checker) {
 
 /// 400 (statusCode 1 and 2), 404 and 405 on every operation, and unknown routes.
 fn refusals(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let chat = format!("/api/v2/chats/{id}");
     let agent = format!("/__admin/chats/{id}/agent");
@@ -1183,7 +1177,7 @@ fn database_operations(id: &str) -> Vec<Req> {
 
 /// 500: the database lost its `chats` table behind the emulator's back (an outside process).
 fn server_failures(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let db = rusqlite::Connection::open(s.db()).unwrap();
     db.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE chats;").unwrap();
@@ -1200,27 +1194,54 @@ fn busy(c: &mut Checker) {
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let db = rusqlite::Connection::open(s.db()).unwrap();
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let port = s.port;
     let chat = format!("/api/v2/chats/{id}");
-    let waiting = std::thread::spawn(move || {
-        let body = json!({"operationName": "SendMessage", "text": "waiting"}).to_string();
-        common::http(port, "POST", &chat, &[("Content-Type", "application/json")], body.as_bytes())
-    });
-    std::thread::sleep(Duration::from_millis(500));
+    // The waiting request must hold the one place in the queue before the others are sent. It
+    // is there once a probe (GetChat of an unknown chat: a read that queues for the database
+    // but is never held up by our lock) is turned away; a probe that holds the place at the
+    // moment the writer arrives gets the writer turned away instead, and then it is tried again
+    // (nothing is written while we hold the lock).
+    let probe = format!("/api/v2/chats/{}", uuid::Uuid::new_v4());
+    let mut waiting = None;
+    for attempt in 0..20 {
+        let (port, chat) = (s.port, chat.clone());
+        let writer = std::thread::spawn(move || {
+            let body =
+                json!({"operationName": "SendMessage", "text": format!("waiting {attempt}")});
+            try_request(
+                port,
+                "POST",
+                &chat,
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut turned_away = false;
+        while !turned_away && Instant::now() < deadline && !writer.is_finished() {
+            turned_away = s.get(&probe).status == 503;
+        }
+        if turned_away {
+            waiting = Some(writer);
+            break;
+        }
+        let res = writer.join().unwrap().expect("an answer to the writer");
+        assert_eq!(res.status, 503, "a writer not kept waiting was turned away: {}", res.text());
+    }
+    let waiting = waiting.expect("a request waiting inside the emulator");
     for r in database_operations(&id) {
         c.run(&s, r, 503, Some(4));
     }
-    let res = waiting.join().unwrap();
+    let res = waiting.join().unwrap().expect("an answer to the request that waited");
     db.execute_batch("ROLLBACK").unwrap();
     // The request that waited gave up after the busy timeout: 503 as documented.
     let verdict = c.verdict(CHAT, "post", &res);
     assert_eq!((res.status, verdict), (503, Ok(())), "the request that waited: {}", res.text());
-    c.run(&s, get(CHAT, format!("/api/v2/chats/{id}")), 200, Some(0));
+    c.run(&s, get(CHAT, &chat), 200, Some(0));
 }
 
 #[test]
 fn every_operation_and_error_row_conforms_to_the_document() {
-    let doc = fetch_doc(&manual());
+    let doc = fetch_doc(&Server::manual());
     let mut checker = Checker::new(doc.clone());
     // The 10 s busy timeout runs alongside the rest.
     let busy_run = std::thread::spawn(move || {
