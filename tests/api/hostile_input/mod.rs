@@ -4,7 +4,7 @@
 //! seconds, never a 5xx, always a GWS JSON error (`statusCode` + `statusMessage`) when refused,
 //! the status and code SPEC.md's error table gives where it gives one, and must change nothing.
 //!
-//! `table`: the listed requests; `pipelining`: a request
+//! `table`: the listed requests, read from `tests/fixtures/hostile/`; `pipelining`: a request
 //! behind `Connection: close`; `properties`: the generated ones. Every request goes over its own
 //! connection through the harness's `exchange`, with a short limit, so that a hang is a reported
 //! failure after a few seconds, a request can half-close its write side, and an interim

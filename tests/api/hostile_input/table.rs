@@ -1,22 +1,31 @@
 //! The table of hostile requests: each row a request and the answer it must get, aimed at one
-//! chat that must not change.
+//! chat that must not change. The rows are data, in `tests/fixtures/hostile/` (see its
+//! README.md): one JSON-lines file per section, so adding a case needs no Rust. Two sections are
+//! loops rather than lists and are made here: every method on every route (from the routes in
+//! `every-method.json`), and a request with 200 headers.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::helpers::{chunked, exchange, preview, Exchange, Response, Server};
 
-use super::{gws_error, is_json_type, panics_in_logs, send, show, MAX_TEXT, QUICK};
+use super::{gws_error, is_json_type, panics_in_logs, send, show, QUICK};
 
-const TEN_MB: usize = 10 * 1024 * 1024;
 /// The same for the 10 MB uploads (a debug build on a busy machine).
 const SLOW: Duration = Duration::from_secs(20);
 /// Strings that must never come back from the static-file server.
 const SECRETS: [&str; 4] = ["[package]", "[dependencies]", "root:x:0:0", "fn main()"];
 
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile"))
+}
+
 /// What a hostile request must get.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Want {
     /// A success (or redirect) with this HTTP status.
     Ok(u16),
@@ -62,6 +71,7 @@ fn either(a: Want, b: Want) -> Want {
 }
 
 /// One row: a request and what it must get.
+#[derive(Debug)]
 struct Case {
     name: String,
     method: String,
@@ -80,55 +90,7 @@ struct Case {
     forbid: Vec<&'static str>,
 }
 
-fn case(name: &str, method: &str, path: &str, body: impl Into<Vec<u8>>, want: Want) -> Case {
-    Case {
-        name: name.to_string(),
-        method: method.to_string(),
-        path: path.to_string(),
-        headers: Vec::new(),
-        body: body.into(),
-        chunked: false,
-        raw: None,
-        half_close: false,
-        limit: QUICK,
-        want,
-        forbid: Vec::new(),
-    }
-}
-
-/// A row sent as exactly `raw` (`method` says whether it is a HEAD).
-fn raw_case(name: &str, method: &str, raw: impl Into<Vec<u8>>, want: Want) -> Case {
-    let mut c = case(name, method, "", Vec::new(), want);
-    c.raw = Some(raw.into());
-    c
-}
-
 impl Case {
-    fn header(mut self, name: &str, value: &str) -> Case {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-
-    fn chunked(mut self) -> Case {
-        self.chunked = true;
-        self
-    }
-
-    fn half_close(mut self) -> Case {
-        self.half_close = true;
-        self
-    }
-
-    fn slow(mut self) -> Case {
-        self.limit = SLOW;
-        self
-    }
-
-    fn forbid(mut self, secrets: &[&'static str]) -> Case {
-        self.forbid.extend_from_slice(secrets);
-        self
-    }
-
     fn wire(&self) -> Vec<u8> {
         if let Some(raw) = &self.raw {
             return raw.clone();
@@ -207,6 +169,257 @@ impl Case {
     }
 }
 
+// ---- the rows as data ----
+
+/// The values of the `${…}` placeholders: the chat every row aims at.
+struct Vars {
+    id: String,
+}
+
+impl Vars {
+    /// `text` with every `${name}` replaced.
+    fn fill(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end =
+                rest[start..].find('}').ok_or_else(|| format!("an unclosed ${{ in {text:?}"))?;
+            let name = &rest[start + 2..start + end];
+            out.push_str(&match name {
+                "id" => self.id.clone(),
+                "id_no_hyphens" => self.id.replace('-', ""),
+                "id_head" => self.id[..8].to_string(),
+                "id_tail" => self.id[8..].to_string(),
+                _ => return Err(format!("an unknown placeholder ${{{name}}} in {text:?}")),
+            });
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Bytes written in a fixture: a string (its UTF-8), or a list of parts joined: strings,
+    /// `{"hex": "ff fe"}`, `{"repeat": "x", "times": 3}`, `{"utf16le": "text"}`. Placeholders
+    /// are replaced in every string.
+    fn bytes(&self, v: &Value) -> Result<Vec<u8>, String> {
+        let part = |p: &Value| -> Result<Vec<u8>, String> {
+            let text = |key: &str| {
+                let s = p[key].as_str().ok_or_else(|| format!("{key} is not a string in {p}"))?;
+                self.fill(s)
+            };
+            match p {
+                Value::String(s) => Ok(self.fill(s)?.into_bytes()),
+                Value::Object(o) if o.len() == 1 && o.contains_key("hex") => {
+                    let hex: String = text("hex")?.split_whitespace().collect();
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("?"), 16))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| format!("bad hex in {p}: {e}"))
+                }
+                Value::Object(o) if o.len() == 2 && o.contains_key("repeat") => {
+                    let times = o["times"].as_u64().ok_or_else(|| format!("no times in {p}"))?;
+                    Ok(text("repeat")?.repeat(times as usize).into_bytes())
+                }
+                Value::Object(o) if o.len() == 1 && o.contains_key("utf16le") => {
+                    Ok(text("utf16le")?.encode_utf16().flat_map(u16::to_le_bytes).collect())
+                }
+                _ => Err(format!("not a string, hex, repeat or utf16le part: {p}")),
+            }
+        };
+        match v {
+            Value::Array(parts) => {
+                Ok(parts.iter().map(part).collect::<Result<Vec<_>, _>>()?.concat())
+            }
+            v => part(v),
+        }
+    }
+
+    fn text(&self, v: &Value) -> Result<String, String> {
+        String::from_utf8(self.bytes(v)?).map_err(|_| format!("not UTF-8: {v}"))
+    }
+}
+
+/// One line of a fixture file: see tests/fixtures/hostile/README.md.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    name: String,
+    method: String,
+    path: Option<Value>,
+    #[serde(default)]
+    headers: Vec<(String, Value)>,
+    body: Option<Value>,
+    json: Option<Value>,
+    #[serde(default)]
+    chunked: bool,
+    raw: Option<Value>,
+    #[serde(default)]
+    half_close: bool,
+    #[serde(default)]
+    slow: bool,
+    want: Want,
+    #[serde(default)]
+    forbid_secrets: bool,
+    /// For the reader of the file only.
+    #[serde(default, rename = "why")]
+    _why: Option<String>,
+}
+
+impl Row {
+    fn case(self, vars: &Vars) -> Result<Case, String> {
+        let body = match (&self.body, &self.json) {
+            (Some(_), Some(_)) => return Err("both body and json".into()),
+            (Some(body), None) => vars.bytes(body)?,
+            (None, Some(json)) => vars.fill(&json.to_string())?.into_bytes(),
+            (None, None) => Vec::new(),
+        };
+        if self.raw.is_some() && (self.path.is_some() || !body.is_empty() || self.chunked) {
+            return Err("raw goes alone (with method, half_close, want)".into());
+        }
+        Ok(Case {
+            name: vars.fill(&self.name)?,
+            path: self.path.as_ref().map(|p| vars.text(p)).transpose()?.unwrap_or_default(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), vars.text(v)?)))
+                .collect::<Result<_, String>>()?,
+            body,
+            chunked: self.chunked,
+            raw: self.raw.as_ref().map(|r| vars.bytes(r)).transpose()?,
+            half_close: self.half_close,
+            limit: if self.slow { SLOW } else { QUICK },
+            want: self.want,
+            forbid: if self.forbid_secrets { SECRETS.to_vec() } else { Vec::new() },
+            method: self.method,
+        })
+    }
+}
+
+/// The rows of every `*.jsonl` file in tests/fixtures/hostile/, in file order.
+fn rows_from_files(vars: &Vars) -> Vec<Case> {
+    let mut files: Vec<_> = std::fs::read_dir(fixtures())
+        .expect("tests/fixtures/hostile/")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let case = serde_json::from_str::<Row>(line)
+                .map_err(|e| e.to_string())
+                .and_then(|row| row.case(vars))
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), n + 1));
+            cases.push(case);
+        }
+    }
+    cases
+}
+
+/// The routes of `every-method.json`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EveryMethod {
+    methods: Vec<String>,
+    routes: Vec<RouteRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteRow {
+    path: String,
+    /// `api` (answers `allows`), `static` (the web client's files) or `redirect` (to /client/).
+    #[serde(default = "api")]
+    kind: String,
+    #[serde(default)]
+    allows: Vec<String>,
+    /// The body sent with every method but POST: what would do the most damage if it were taken
+    /// for a POST.
+    damage: String,
+    /// Methods not sent to this route.
+    #[serde(default)]
+    skip: Vec<String>,
+    #[serde(default, rename = "why")]
+    _why: Option<String>,
+}
+
+fn api() -> String {
+    "api".into()
+}
+
+/// Every method on every route: a rule, not a list. POST goes with an empty body.
+fn every_method_on_every_route(vars: &Vars) -> Vec<Case> {
+    let file = fixtures().join("every-method.json");
+    let every: EveryMethod = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut cases = Vec::new();
+    for route in &every.routes {
+        let path = vars.fill(&route.path).unwrap();
+        for method in every.methods.iter().filter(|m| !route.skip.contains(m)) {
+            let wrong = err(405, 2);
+            let allowed = route.allows.contains(method);
+            let want = match (route.kind.as_str(), method.as_str()) {
+                (_, "OPTIONS") => Want::Ok(204),
+                ("redirect", "GET") => Want::Ok(302),
+                // Not an API route: 404 (no such resource) or 405 both fit the spec.
+                ("redirect", _) => either(err(404, 6), err(405, 2)),
+                ("static", "GET") => Want::Ok(200),
+                ("static", "HEAD") => either(Want::Ok(200), wrong),
+                ("static", _) => wrong,
+                ("api", "HEAD") if route.allows.iter().any(|m| m == "GET") => {
+                    either(Want::Ok(200), wrong)
+                }
+                ("api", "POST") if allowed => err(400, 1),
+                ("api", _) if allowed => Want::Ok(200),
+                ("api", _) => wrong,
+                (kind, _) => panic!("{}: unknown kind {kind:?}", file.display()),
+            };
+            let body =
+                if method == "POST" { String::new() } else { vars.fill(&route.damage).unwrap() };
+            cases.push(Case {
+                name: format!("{method} {path}"),
+                method: method.clone(),
+                path: path.clone(),
+                headers: Vec::new(),
+                body: body.into_bytes(),
+                chunked: false,
+                raw: None,
+                half_close: false,
+                limit: QUICK,
+                want,
+                forbid: Vec::new(),
+            });
+        }
+    }
+    cases
+}
+
+/// Every row of the table, aimed at the chat `id`.
+fn table(id: &str) -> Vec<Case> {
+    let vars = Vars { id: id.to_string() };
+    let mut t = rows_from_files(&vars);
+    t.extend(every_method_on_every_route(&vars));
+    // 200 distinct header names: a loop, not a list.
+    t.push(Case {
+        name: "200 headers".into(),
+        method: "GET".into(),
+        path: format!("/api/v2/chats/{id}"),
+        headers: (0..200).map(|i| (format!("X-H{i}"), "v".to_string())).collect(),
+        body: Vec::new(),
+        chunked: false,
+        raw: None,
+        half_close: false,
+        limit: QUICK,
+        want: Want::Protocol,
+        forbid: Vec::new(),
+    });
+    t
+}
+
 /// The chat every row aims at: an agent has joined, both sides have talked, and both read
 /// cursors are at the end (so a GET of either transcript moves nothing).
 fn existing_chat(server: &Server) -> String {
@@ -245,681 +458,6 @@ fn chat_count(server: &Server) -> Result<usize, String> {
     let res = send(server, "GET", "/__admin/chats?limit=10000", b"")?;
     let body: Value = serde_json::from_slice(&res.body).map_err(|e| format!("chat list: {e}"))?;
     body["chats"].as_array().map(Vec::len).ok_or_else(|| format!("chat list: {}", show(&res)))
-}
-
-/// Replaces `field` of `base` (a JSON object) with `value`.
-fn with(base: &Value, field: &str, value: Value) -> String {
-    let mut body = base.clone();
-    body[field] = value;
-    body.to_string()
-}
-
-/// JSON text `{"operationName":"SendMessage","text":"<text>"}` for a long `text` (no escaping
-/// needed).
-fn send_body(text: &str) -> String {
-    format!(r#"{{"operationName":"SendMessage","text":"{text}"}}"#)
-}
-
-/// Every row of the table, aimed at the chat `id`.
-fn table(id: &str) -> Vec<Case> {
-    let chats = "/api/v2/chats";
-    let chat = format!("/api/v2/chats/{id}");
-    let transcript = format!("{chat}/messages");
-    let admin_chat = format!("/__admin/chats/{id}");
-    let agent = format!("{admin_chat}/agent");
-    let admin_messages = format!("{admin_chat}/messages");
-    let unknown = "3f1c2b9a-5d4e-4f6a-8b7c-9d0e1f2a3b4c";
-    let complete = r#"{"operationName":"Complete"}"#;
-    let mut t = Vec::new();
-
-    // -- no body, empty body --
-    for (what, path) in [("a chat operation", chat.as_str()), ("RequestChat", chats)] {
-        let raw = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        t.push(raw_case(
-            &format!("{what} with no body and no Content-Length"),
-            "POST",
-            raw,
-            err(400, 1),
-        ));
-        t.push(case(&format!("{what} with Content-Length: 0"), "POST", path, "", err(400, 1)));
-    }
-    let raw = format!("POST {agent} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    t.push(raw_case("agent action with no body and no Content-Length", "POST", raw, err(400, 1)));
-    t.push(case("a body of whitespace and newlines", "POST", &chat, " \r\n\t\n ", err(400, 1)));
-
-    // -- not JSON --
-    for (what, body) in [
-        ("truncated JSON", r#"{"operationName":"SendMessage","text":"hi""#),
-        ("single quotes", "{'operationName':'Complete'}"),
-        ("a trailing comma", r#"{"operationName":"Complete",}"#),
-        ("two objects", r#"{"operationName":"Complete"} {"operationName":"Complete"}"#),
-        ("garbage after the object", r#"{"operationName":"Complete"}garbage"#),
-        ("a comment before the object", r#"/* hi */{"operationName":"Complete"}"#),
-        ("a NaN literal", r#"{"operationName":"SendMessage","text":NaN}"#),
-        ("an unquoted key", r#"{operationName:"Complete"}"#),
-        ("a form-encoded body", "operationName=Complete"),
-        ("XML", "<operationName>Complete</operationName>"),
-        ("a lone surrogate escape", r#"{"operationName":"SendMessage","text":"\ud800"}"#),
-        ("a BOM before the object", "\u{feff}{\"operationName\":\"SendMessage\"}"),
-    ] {
-        t.push(case(&format!("body: {what}"), "POST", &chat, body, err(400, 1)));
-    }
-    // -- JSON of the wrong kind --
-    for (what, body) in [
-        ("an array around a valid operation", format!("[{complete}]")),
-        ("a string", r#""Complete""#.to_string()),
-        ("a number", "42".to_string()),
-        ("true", "true".to_string()),
-        ("null", "null".to_string()),
-        ("an object inside a string", format!("{:?}", complete)),
-    ] {
-        t.push(case(&format!("body: {what}"), "POST", &chat, body.clone(), err(400, 1)));
-        t.push(case(&format!("RequestChat body: {what}"), "POST", chats, body, err(400, 1)));
-    }
-
-    // -- wrong types in every field (everything else in the body valid) --
-    let request_chat =
-        json!({"operationName": "RequestChat", "nickname": "Eve", "subject": "hostile"});
-    let cases: Vec<(&str, Value, Want)> = vec![
-        ("operationName", json!(1), err(400, 2)),
-        ("operationName", json!(["RequestChat"]), err(400, 2)),
-        ("operationName", json!({"name": "RequestChat"}), err(400, 2)),
-        ("operationName", json!(true), err(400, 2)),
-        ("operationName", Value::Null, err(400, 1)),
-        ("operationName", json!("RequestChat\u{0}"), err(400, 2)),
-        ("operationName", json!("requestchat"), err(400, 2)),
-        ("nickname", json!(42), err(400, 2)),
-        ("nickname", json!(["Eve"]), err(400, 2)),
-        ("nickname", json!({"first": "Eve"}), err(400, 2)),
-        ("nickname", json!(false), err(400, 2)),
-        ("nickname", Value::Null, err(400, 1)),
-        ("nickname", json!("\u{3000}\u{a0}\u{2028}\t\n"), err(400, 1)),
-        ("subject", json!(7), err(400, 2)),
-        ("subject", json!(["hostile"]), err(400, 2)),
-        ("subject", json!({"a": 1}), err(400, 2)),
-        ("subject", json!(true), err(400, 2)),
-        ("userData", json!("a string"), err(400, 2)),
-        ("userData", json!([1, 2]), err(400, 2)),
-        ("userData", json!(3.5), err(400, 2)),
-        ("userData", json!(true), err(400, 2)),
-        ("endpoint", json!(8080), err(400, 2)),
-        ("endpoint", json!({"url": "https://x"}), err(400, 2)),
-        ("endpoint", json!(["https://x"]), err(400, 2)),
-        ("endpoint", json!(false), err(400, 2)),
-    ];
-    for (field, value, want) in cases {
-        let body = with(&request_chat, field, value.clone());
-        t.push(case(&format!("RequestChat with {field} = {value}"), "POST", chats, body, want));
-    }
-    let send = json!({"operationName": "SendMessage", "text": "hostile"});
-    let cases: Vec<(&str, Value, Want)> = vec![
-        ("operationName", json!(["SendMessage"]), err(400, 2)),
-        ("operationName", json!({"op": "SendMessage"}), err(400, 2)),
-        ("operationName", json!(0), err(400, 2)),
-        ("operationName", json!(false), err(400, 2)),
-        ("operationName", json!("Send\u{0}Message"), err(400, 2)),
-        ("operationName", json!(" SendMessage"), err(400, 2)),
-        ("operationName", json!("RequestChat"), err(400, 2)),
-        ("text", json!(42), err(400, 2)),
-        ("text", json!(-1.5e300), err(400, 2)),
-        ("text", json!(true), err(400, 2)),
-        ("text", json!(["hostile"]), err(400, 2)),
-        ("text", json!({"body": "hostile"}), err(400, 2)),
-        ("text", Value::Null, err(400, 1)),
-        ("text", json!("\u{3000}\u{a0}\u{2028}\u{85}\r\n"), err(400, 1)),
-    ];
-    for (field, value, want) in cases {
-        let body = with(&send, field, value.clone());
-        t.push(case(&format!("SendMessage with {field} = {value}"), "POST", &chat, body, want));
-    }
-    for (what, body, want) in [
-        (
-            "a 30-digit integer text",
-            r#"{"operationName":"SendMessage","text":123456789012345678901234567890}"#,
-            err(400, 2),
-        ),
-        (
-            "text 1e999 (out of range)",
-            r#"{"operationName":"SendMessage","text":1e999}"#,
-            either(err(400, 1), err(400, 2)),
-        ),
-        ("Complete as an array", r#"{"operationName":["Complete"]}"#, err(400, 2)),
-        ("Complete as an object key", r#"{"operationName":{"Complete":true}}"#, err(400, 2)),
-        ("typing as a number", r#"{"operationName":1}"#, err(400, 2)),
-        (
-            "text twice, both wrong",
-            r#"{"operationName":"SendMessage","text":5,"text":[]}"#,
-            err(400, 2),
-        ),
-    ] {
-        t.push(case(&format!("SendMessage: {what}"), "POST", &chat, body, want));
-    }
-    let deep = format!(
-        r#"{{"operationName":"SendMessage","text":{}1{}}}"#,
-        "[".repeat(200),
-        "]".repeat(200)
-    );
-    t.push(case(
-        "SendMessage: text nested 200 deep",
-        "POST",
-        &chat,
-        deep,
-        either(err(400, 1), err(400, 2)),
-    ));
-    let agent_message = json!({"action": "message", "text": "hostile"});
-    let cases: Vec<(&str, Value, Want)> = vec![
-        ("action", json!(5), err(400, 2)),
-        ("action", Value::Null, err(400, 1)),
-        ("action", json!(["complete"]), err(400, 2)),
-        ("action", json!({"complete": true}), err(400, 2)),
-        ("action", json!("complete\u{0}"), err(400, 2)),
-        ("action", json!("COMPLETE"), err(400, 2)),
-        ("text", json!([]), err(400, 2)),
-        ("text", json!(12), err(400, 2)),
-        ("text", Value::Null, err(400, 1)),
-    ];
-    for (field, value, want) in cases {
-        let body = with(&agent_message, field, value.clone());
-        t.push(case(&format!("agent message with {field} = {value}"), "POST", &agent, body, want));
-    }
-    for (what, body) in [
-        ("join with nickname 5", json!({"action": "join", "nickname": 5})),
-        ("pushUrl javascript:", json!({"action": "pushUrl", "url": "javascript:alert(1)"})),
-        ("pushUrl with a NUL", json!({"action": "pushUrl", "url": "http://a\u{0}b.example/"})),
-        ("pushUrl data:", json!({"action": "pushUrl", "url": "data:text/html,<script>"})),
-        ("pushUrl as an object", json!({"action": "pushUrl", "url": {"href": "http://x"}})),
-        ("pushUrl as a number", json!({"action": "pushUrl", "url": 1})),
-        ("notice text true", json!({"action": "notice", "text": true})),
-    ] {
-        t.push(case(&format!("agent {what}"), "POST", &agent, body.to_string(), err(400, 2)));
-    }
-
-    // -- NUL bytes and invalid UTF-8 in the body --
-    let raw_bodies: Vec<(&str, Vec<u8>)> = vec![
-        ("a NUL before the object", [b"\0".as_slice(), complete.as_bytes()].concat()),
-        ("a NUL after the object", [complete.as_bytes(), b"\0"].concat()),
-        ("a raw NUL inside a string", b"{\"operationName\":\"Comp\0lete\"}".to_vec()),
-        (
-            "a raw NUL inside text",
-            b"{\"operationName\":\"SendMessage\",\"text\":\"a\0b\"}".to_vec(),
-        ),
-        ("bytes that are not UTF-8", b"\xff\xfe\xfd\xfc".to_vec()),
-        (
-            "invalid UTF-8 inside text",
-            b"{\"operationName\":\"SendMessage\",\"text\":\"\xc3\x28\"}".to_vec(),
-        ),
-        (
-            "an overlong UTF-8 encoding inside text",
-            b"{\"operationName\":\"SendMessage\",\"text\":\"\xc0\xaf\"}".to_vec(),
-        ),
-        ("invalid UTF-8 in a key", b"{\"operation\xffName\":\"Complete\"}".to_vec()),
-        ("a UTF-8 surrogate inside text", b"{\"text\":\"\xed\xa0\x80\"}".to_vec()),
-    ];
-    for (what, body) in raw_bodies {
-        t.push(case(&format!("body: {what}"), "POST", &chat, body, err(400, 1)));
-    }
-    let utf16: Vec<u8> = complete.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    t.push(
-        case(
-            "Complete encoded in UTF-16 with charset=utf-16",
-            "POST",
-            &chat,
-            [[0xff, 0xfe].as_slice(), &utf16].concat(),
-            err(400, 1),
-        )
-        .header("Content-Type", "application/json; charset=utf-16"),
-    );
-    t.push(
-        case(
-            "charset=utf-16 on a UTF-8 body without text",
-            "POST",
-            &chat,
-            r#"{"operationName":"SendMessage"}"#,
-            err(400, 1),
-        )
-        .header("Content-Type", "application/json; charset=utf-16"),
-    );
-
-    // -- oversized: 10 MB bodies, deep nesting, texts over --max-text --
-    let huge_send = send_body(&"x".repeat(TEN_MB)).into_bytes();
-    t.push(
-        case(
-            "a 10 MB SendMessage with Content-Length",
-            "POST",
-            &chat,
-            huge_send.clone(),
-            err(413, 2),
-        )
-        .slow(),
-    );
-    t.push(
-        case("a 10 MB SendMessage, chunked", "POST", &chat, huge_send, err(413, 2))
-            .chunked()
-            .slow(),
-    );
-    let huge_request = format!(
-        r#"{{"operationName":"RequestChat","nickname":"Eve","subject":"{}"}}"#,
-        "s".repeat(TEN_MB)
-    );
-    t.push(case("a 10 MB RequestChat", "POST", chats, huge_request, err(413, 2)).slow());
-    let huge_agent = format!(r#"{{"action":"message","text":"{}"}}"#, "a".repeat(TEN_MB));
-    t.push(
-        case("a 10 MB agent message, chunked", "POST", &agent, huge_agent, err(413, 2))
-            .chunked()
-            .slow(),
-    );
-    t.push(case("100 000 [ (over --max-body)", "POST", &chat, "[".repeat(100_000), err(413, 2)));
-    t.push(case("60 000 [ (under --max-body)", "POST", &chat, "[".repeat(60_000), err(400, 1)));
-    t.push(case("10 000 nested objects", "POST", &chat, r#"{"a":"#.repeat(10_000), err(400, 1)));
-    t.push(case(
-        "text opening 30 000 arrays",
-        "POST",
-        &chat,
-        format!(r#"{{"operationName":"SendMessage","text":{}"#, "[".repeat(30_000)),
-        err(400, 1),
-    ));
-    t.push(case(
-        "userData nested 5 000 deep",
-        "POST",
-        chats,
-        format!(
-            r#"{{"operationName":"RequestChat","nickname":"Eve","userData":{}1{}}}"#,
-            r#"{"a":"#.repeat(5_000),
-            "}".repeat(5_000)
-        ),
-        either(err(400, 1), err(400, 2)),
-    ));
-    let over = MAX_TEXT + 1;
-    t.push(case("text of 16 385 x", "POST", &chat, send_body(&"x".repeat(over)), err(400, 2)));
-    t.push(case(
-        "text of 16 385 中 (3 bytes each)",
-        "POST",
-        &chat,
-        send_body(&"中".repeat(over)),
-        err(400, 2),
-    ));
-    t.push(case(
-        "text of 16 384 x and one emoji (characters, not bytes)",
-        "POST",
-        &chat,
-        send_body(&format!("{}😀", "x".repeat(MAX_TEXT))),
-        err(400, 2),
-    ));
-    t.push(case(
-        "agent message of 16 385 characters",
-        "POST",
-        &agent,
-        format!(r#"{{"action":"message","text":"{}"}}"#, "m".repeat(over)),
-        err(400, 2),
-    ));
-    t.push(case(
-        "agent notice of 16 385 é",
-        "POST",
-        &agent,
-        format!(r#"{{"action":"notice","text":"{}"}}"#, "é".repeat(over)),
-        err(400, 2),
-    ));
-
-    // -- unknown and malformed chat ids --
-    let simple: String = id.chars().filter(|c| *c != '-').collect();
-    let ten_kb = "a".repeat(10 * 1024);
-    for (what, method, path, body) in [
-        ("an unknown chat", "GET", format!("/api/v2/chats/{unknown}"), ""),
-        ("Complete on an unknown chat", "POST", format!("/api/v2/chats/{unknown}"), complete),
-        (
-            "the transcript of an unknown chat",
-            "GET",
-            format!("/api/v2/chats/{unknown}/messages"),
-            "",
-        ),
-        ("admin detail of an unknown chat", "GET", format!("/__admin/chats/{unknown}"), ""),
-        (
-            "agent complete on an unknown chat",
-            "POST",
-            format!("/__admin/chats/{unknown}/agent"),
-            r#"{"action":"complete"}"#,
-        ),
-        ("the nil UUID", "GET", "/api/v2/chats/00000000-0000-0000-0000-000000000000".into(), ""),
-        ("../../etc/passwd", "GET", "/api/v2/chats/../../etc/passwd".into(), ""),
-        ("%2e%2e%2f traversal", "GET", "/api/v2/chats/%2e%2e%2f%2e%2e%2fetc%2fpasswd".into(), ""),
-        ("..%2f traversal", "GET", "/api/v2/chats/..%2f..%2fetc%2fpasswd/messages".into(), ""),
-        ("..%2f traversal in admin", "GET", "/__admin/chats/..%2f..%2fetc%2fpasswd".into(), ""),
-        ("Complete on ..%2f<id>", "POST", format!("/api/v2/chats/..%2f{id}"), complete),
-        ("Complete on <id>%2f..", "POST", format!("/api/v2/chats/{id}%2f.."), complete),
-        ("a 10 KB id", "GET", format!("/api/v2/chats/{ten_kb}"), ""),
-        ("Complete on a 10 KB id", "POST", format!("/api/v2/chats/{ten_kb}"), complete),
-        (
-            "an id with a space inside",
-            "GET",
-            format!("/api/v2/chats/{}%20{}", &id[..8], &id[8..]),
-            "",
-        ),
-        ("the id with a trailing space", "POST", format!("/api/v2/chats/{id}%20"), complete),
-        ("the id in double quotes", "GET", format!("/api/v2/chats/%22{id}%22"), ""),
-        ("the id in single quotes", "GET", format!("/api/v2/chats/'{id}'"), ""),
-        ("SQL in the id", "POST", format!("/api/v2/chats/{id}'%20OR%20'1'='1"), complete),
-        ("the id and %00", "POST", format!("/api/v2/chats/{id}%00"), complete),
-        ("%00 alone", "GET", "/api/v2/chats/%00".into(), ""),
-        (
-            "the id and a CRLF header",
-            "GET",
-            format!("/api/v2/chats/{id}%0d%0aSet-Cookie:%20x=1"),
-            "",
-        ),
-        ("%ff%fe (invalid UTF-8, encoded)", "GET", "/api/v2/chats/%ff%fe".into(), ""),
-        ("*", "GET", "/api/v2/chats/*".into(), ""),
-        ("..", "POST", "/api/v2/chats/..".into(), complete),
-        // README: "Chat ids are UUID v4 …; anything else is an unknown chat (404/6)".
-        ("the id as urn:uuid:", "GET", format!("/api/v2/chats/urn:uuid:{id}"), ""),
-        ("the id in braces", "GET", format!("/api/v2/chats/%7B{id}%7D"), ""),
-        ("the id without hyphens", "GET", format!("/api/v2/chats/{simple}"), ""),
-    ] {
-        t.push(case(&format!("id: {what}"), method, &path, body, err(404, 6)).forbid(&SECRETS));
-    }
-    // Invalid bytes on the request line itself: actix-http refuses them before routing.
-    for (what, target) in [
-        ("invalid UTF-8 bytes in the path", b"/api/v2/chats/\xff\xfe".to_vec()),
-        ("a raw NUL in the path", [chat.as_bytes(), b"\0"].concat()),
-        ("a raw space in the id", b"/api/v2/chats/a b".to_vec()),
-        ("invalid UTF-8 bytes in the query", [transcript.as_bytes(), b"?index=\xff"].concat()),
-    ] {
-        let raw = [
-            b"GET ".as_slice(),
-            &target,
-            b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        ]
-        .concat();
-        t.push(raw_case(&format!("request line: {what}"), "GET", raw, Want::Protocol));
-    }
-
-    // -- bad index values --
-    let lenient = either(Want::Ok(200), err(400, 2));
-    for (query, want) in [
-        ("index=-1", err(400, 2)),
-        ("index=1e3", err(400, 2)),
-        ("index=0x1", err(400, 2)),
-        ("index=1.0", err(400, 2)),
-        ("index=99999999999999999999999999", err(400, 2)),
-        ("index=9223372036854775808", err(400, 2)),
-        ("index=NaN", err(400, 2)),
-        ("index=Infinity", err(400, 2)),
-        ("index=", err(400, 2)),
-        ("index", err(400, 2)),
-        ("index=%00", err(400, 2)),
-        ("index=1%00", err(400, 2)),
-        ("index=%ff", err(400, 2)),
-        ("index=%EF%BC%91", err(400, 2)),
-        ("index=--1", err(400, 2)),
-        ("index=%2D1", err(400, 2)),
-        ("index=1;index=2", err(400, 2)),
-        // The spec is silent on these: taking one of the values, or trimming, is fine.
-        ("index=%201", lenient.clone()),
-        ("index=+1", lenient.clone()),
-        ("index=1&index=2", lenient.clone()),
-        ("index=1&index=x", lenient.clone()),
-        ("index=9223372036854775807", Want::Ok(200)),
-    ] {
-        t.push(case(
-            &format!("GetTranscript ?{query}"),
-            "GET",
-            &format!("{transcript}?{query}"),
-            "",
-            want,
-        ));
-    }
-    for query in ["index=-1", "index=abc", "index=", "index=1e3"] {
-        let path = format!("{admin_messages}?{query}");
-        t.push(case(&format!("agent transcript ?{query}"), "GET", &path, "", err(400, 2)));
-    }
-    for query in [
-        "limit=0",
-        "limit=-1",
-        "limit=10001",
-        "limit=1e3",
-        "limit=%00",
-        "state=idle",
-        "state=Idle%00",
-        "state=%ff",
-    ] {
-        let path = format!("/__admin/chats?{query}");
-        t.push(case(&format!("admin chat list ?{query}"), "GET", &path, "", err(400, 2)));
-    }
-
-    // -- every method on every route --
-    // `DELETE /__admin/chats` is left out: it is the documented reset and deletes every chat.
-    // POST goes with an empty body; every other method carries the body that would do the most
-    // damage if it were taken for a POST.
-    const METHODS: [&str; 9] =
-        ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "BREW"];
-    let request_body = r#"{"operationName":"RequestChat","nickname":"Eve"}"#.to_string();
-    let routes: Vec<(String, &str, String)> = vec![
-        (chats.to_string(), "POST", request_body),
-        (chat.clone(), "GET POST", complete.to_string()),
-        (transcript.clone(), "GET", complete.to_string()),
-        ("/__admin/health".to_string(), "GET", "{}".to_string()),
-        ("/__admin/chats".to_string(), "GET", "{}".to_string()),
-        (admin_chat.clone(), "GET", r#"{"action":"complete"}"#.to_string()),
-        (agent.clone(), "POST", r#"{"action":"complete"}"#.to_string()),
-        (admin_messages.clone(), "GET", "{}".to_string()),
-        ("/client/".to_string(), "static", complete.to_string()),
-        ("/".to_string(), "redirect", complete.to_string()),
-    ];
-    for (path, allowed, damage) in &routes {
-        for method in METHODS {
-            if path == "/__admin/chats" && method == "DELETE" {
-                continue;
-            }
-            let wrong = err(405, 2);
-            let want = match (*allowed, method) {
-                (_, "OPTIONS") => Want::Ok(204),
-                ("redirect", "GET") => Want::Ok(302),
-                // Not an API route: 404 (no such resource) or 405 both fit the spec.
-                ("redirect", _) => either(err(404, 6), err(405, 2)),
-                ("static", "GET") => Want::Ok(200),
-                ("static", "HEAD") => either(Want::Ok(200), wrong),
-                ("static", _) => wrong,
-                (allowed, "HEAD") if allowed.contains("GET") => either(Want::Ok(200), wrong),
-                (allowed, m) if allowed.split(' ').any(|a| a == m) => {
-                    if m == "POST" {
-                        err(400, 1)
-                    } else {
-                        Want::Ok(200)
-                    }
-                }
-                _ => wrong,
-            };
-            let body = if method == "POST" { String::new() } else { damage.clone() };
-            t.push(case(&format!("{method} {path}"), method, path, body, want));
-        }
-    }
-
-    // -- odd headers and framing --
-    let big = "v".repeat(16 * 1024);
-    t.push(case("a 16 KB header value", "GET", &chat, "", Want::Ok(200)).header("X-Big", &big));
-    t.push(case("a 16 KB apikey", "GET", &chat, "", Want::Ok(200)).header("apikey", &big));
-    t.push(
-        case(
-            "a 16 KB header on a bad POST",
-            "POST",
-            &chat,
-            r#"{"operationName":"SendMessage"}"#,
-            err(400, 1),
-        )
-        .header("X-Big", &big),
-    );
-    t.push(
-        case("a 40 KB header value", "GET", &chat, "", either(Want::Ok(200), Want::Protocol))
-            .header("X-Big", &"w".repeat(40 * 1024)),
-    );
-    let mut many = case("200 headers", "GET", &chat, "", Want::Protocol);
-    for i in 0..200 {
-        many = many.header(&format!("X-H{i}"), "v");
-    }
-    t.push(many);
-    t.push(
-        case("two Content-Types", "POST", &chat, r#"{"operationName":"SendMessage"}"#, err(400, 1))
-            .header("Content-Type", "application/json")
-            .header("Content-Type", "text/plain"),
-    );
-    t.push(
-        case("a garbage Content-Type", "POST", &chat, "{}", err(400, 1))
-            .header("Content-Type", ";;;===;charset"),
-    );
-    t.push(
-        case(
-            "a multipart body with operationName=Complete",
-            "POST",
-            &chat,
-            "--x\r\nContent-Disposition: form-data; name=\"operationName\"\r\n\r\nComplete\r\n--x--\r\n",
-            err(400, 1),
-        )
-        .header("Content-Type", "multipart/form-data; boundary=x"),
-    );
-    t.push(
-        case(
-            "Content-Encoding: gzip on a non-gzip body",
-            "POST",
-            &chat,
-            b"\x1f\x8b\x08\x00garbage".to_vec(),
-            err(400, 1),
-        )
-        .header("Content-Encoding", "gzip"),
-    );
-    let chunked_head = format!(
-        "POST {chat} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-    );
-    for (what, chunks, half) in [
-        ("a chunk size that is not hex", "zz\r\nabc\r\n0\r\n\r\n".to_string(), false),
-        ("a chunk size that overflows", "ffffffffffffffffffffff\r\nabc\r\n0\r\n\r\n".into(), false),
-        ("a chunk longer than its size", "2\r\n{\"operationName\":1}\r\n0\r\n\r\n".into(), false),
-        ("no last chunk, then EOF", "3\r\n{\"o\r\n".into(), true),
-        (
-            "a whole Complete, then a malformed chunk",
-            format!("{:x}\r\n{complete}\r\nzz\r\n\r\n", complete.len()),
-            false,
-        ),
-    ] {
-        let raw = format!("{chunked_head}{chunks}");
-        let mut c = raw_case(&format!("chunked: {what}"), "POST", raw, err(400, 1));
-        c.half_close = half;
-        t.push(c);
-    }
-    let post_head = format!("POST {chat} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (what, headers, body) in [
-        (
-            "Transfer-Encoding and Content-Length",
-            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-            "3\r\nabc\r\n0\r\n\r\n",
-        ),
-        ("Transfer-Encoding: gzip", "Transfer-Encoding: gzip\r\n", "abc"),
-        ("two different Content-Lengths", "Content-Length: 2\r\nContent-Length: 3\r\n", "{}"),
-        ("a negative Content-Length", "Content-Length: -1\r\n", "{}"),
-        ("a Content-Length that is not a number", "Content-Length: abc\r\n", "{}"),
-        ("a Content-Length of 2^80", "Content-Length: 1208925819614629174706176\r\n", "{}"),
-        ("a NUL in a header value", "X-A: a\0b\r\nContent-Length: 2\r\n", "{}"),
-        ("a header line without a colon", "garbage\r\nContent-Length: 2\r\n", "{}"),
-        ("a space in a header name", "X Bad: 1\r\nContent-Length: 2\r\n", "{}"),
-    ] {
-        let raw = format!("{post_head}{headers}\r\n{body}");
-        t.push(raw_case(&format!("framing: {what}"), "POST", raw, Want::Protocol));
-    }
-    t.push(
-        case(
-            "Expect: 100-continue",
-            "POST",
-            &chat,
-            r#"{"operationName":"SendMessage"}"#,
-            err(400, 1),
-        )
-        .header("Expect", "100-continue"),
-    );
-    t.push(
-        case(
-            "Expect: teapot",
-            "POST",
-            &chat,
-            r#"{"operationName":"SendMessage"}"#,
-            either(err(400, 1), either(err(417, 2), Want::Protocol)),
-        )
-        .header("Expect", "teapot"),
-    );
-    t.push(
-        case("a Content-Length shorter than the body", "POST", &chat, complete, err(400, 1))
-            .header("Content-Length", "10"),
-    );
-    t.push(
-        case(
-            "a Content-Length longer than the body, then EOF",
-            "POST",
-            &chat,
-            complete,
-            err(400, 1),
-        )
-        .header("Content-Length", "100")
-        .half_close(),
-    );
-    let obs_text = [
-        format!("GET {chat} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n").as_bytes(),
-        b"X-Latin: caf\xe9\r\n\r\n",
-    ]
-    .concat();
-    t.push(raw_case("a header value with 8-bit bytes", "GET", obs_text, Want::Ok(200)));
-    t.push(raw_case("HTTP/1.0", "GET", format!("GET {chat} HTTP/1.0\r\n\r\n"), Want::Ok(200)));
-    t.push(raw_case(
-        "bare LF line endings",
-        "GET",
-        format!("GET {chat} HTTP/1.1\nHost: localhost\nConnection: close\n\n"),
-        Want::Ok(200),
-    ));
-    t.push(raw_case(
-        "no Host header",
-        "GET",
-        format!("GET {chat} HTTP/1.1\r\nConnection: close\r\n\r\n"),
-        Want::Protocol,
-    ));
-    t.push(raw_case(
-        "HTTP/2.0 on the request line",
-        "GET",
-        format!("GET {chat} HTTP/2.0\r\nHost: localhost\r\n\r\n"),
-        Want::Protocol,
-    ));
-    t.push(raw_case("an HTTP/0.9 request", "GET", format!("GET {chat}\r\n\r\n"), Want::Protocol));
-    let mut hello = raw_case(
-        "a TLS ClientHello",
-        "GET",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
-        Want::Protocol,
-    );
-    hello.half_close = true;
-    t.push(hello);
-
-    // -- static files: traversal must never leave client/ --
-    for path in [
-        "/client/../Cargo.toml",
-        "/client/%2e%2e/Cargo.toml",
-        "/client/..%2f..%2fCargo.toml",
-        "/client/..%2fCargo.toml",
-        "/client/....//Cargo.toml",
-        "/client/.%2e/Cargo.toml",
-        "/client/%2e%2e%5cCargo.toml",
-        "/client/..\\Cargo.toml",
-        "/client/x/../../Cargo.toml",
-        "/client/%252e%252e/Cargo.toml",
-        "/client/%c0%ae%c0%ae/Cargo.toml",
-        "/client/%2e%2e/src/main.rs",
-        "/client/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-        "/client/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
-        "/client//etc/passwd",
-        "/client/index.html%00.js",
-    ] {
-        t.push(case(&format!("static: {path}"), "GET", path, "", Want::AnyError).forbid(&SECRETS));
-    }
-    // These resolve inside client/ (the `..` cannot climb above it): a redirect or the widget.
-    for path in ["/client/..", "/client/%2e%2e/", "/client/x/%2e%2e/"] {
-        let want = Want::AnyOf(vec![Want::Ok(200), Want::Ok(307), Want::AnyError]);
-        t.push(case(&format!("static: {path}"), "GET", path, "", want).forbid(&SECRETS));
-    }
-    t
 }
 
 #[test]
