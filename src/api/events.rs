@@ -39,7 +39,7 @@ pub async fn agent_transcript(
     };
     let deadline = Instant::now() + wait;
     // Subscribed before the first read: nothing written in between can be missed.
-    let mut events = st.store.events().subscribe_chat(st.store.chat_rowid(&id.0).await?);
+    let mut events = st.store.watch(&id.0).await?;
     let mut closed = st.store.events().closed();
     loop {
         let answer = transcript(&st, &id.0, &req, Reader::Agent).await?;
@@ -107,7 +107,7 @@ pub async fn chat_events(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.0;
     let after = last_event_id(&req)?;
-    let events = st.store.events().subscribe_chat(st.store.chat_rowid(&id).await?);
+    let events = st.store.watch(&id).await?;
     let (state, messages) = st.store.state_and_messages_after(&id, after).await?;
     let mut backlog = VecDeque::with_capacity(messages.len() + 2);
     backlog.push_back(Bytes::from_static(b"retry: 1000\n\n"));

@@ -11,6 +11,7 @@ use super::views::{
 use super::writes::state_from_db;
 use super::{Result, Store, StoreError};
 use crate::domain::{ChatId, ChatState, MessageType, ParticipantType, Reader};
+use crate::events::ChatEvents;
 
 impl Store {
     /// GetChat: state, capabilities, and the participants currently in the chat. The read cache
@@ -31,13 +32,23 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Where chat `id` is stored (its rowid), to subscribe to its events.
-    pub async fn chat_rowid(&self, id: &ChatId) -> Result<i64> {
-        if let Some(rowid) = self.cache().with(id, |e| e.rowid) {
-            return Ok(rowid);
-        }
-        let id = id.clone();
-        self.read(move |store| Ok(store.snapshot(&id)?.rowid)).await
+    /// Subscribes to chat `id`'s events. The subscription is made by the writer, between two
+    /// operations, and answered after the commit of those before it: every message committed
+    /// after this returns is published to it, and every one before is in the database for the
+    /// subscriber's first read. (Made anywhere else, a write in flight could decide that nobody
+    /// watched, and commit after the subscriber's read: that message would reach neither.)
+    pub async fn watch(&self, id: &ChatId) -> Result<ChatEvents> {
+        let (id, hub) = (id.clone(), self.events().clone());
+        self.write(move |tx| {
+            let rowid: i64 = tx
+                .conn()
+                .prepare_cached("SELECT rowid FROM chats WHERE id = ?1")?
+                .query_row([id.as_str()], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::ChatNotFound(id.clone()))?;
+            Ok(hub.subscribe_chat(rowid))
+        })
+        .await
     }
 
     /// A chat's state and its messages after index `after`, read together (an event stream

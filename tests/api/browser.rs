@@ -3,13 +3,11 @@
 //! other in manual mode, the XSS message, reload-resume, and the server restarting under a polling
 //! widget. Screenshots land in target/tmp/screenshots/.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::webdriver::{Browser, Line, ENTER};
-use common::{texts, Server};
+use crate::helpers::{texts, Server};
+use crate::webdriver::{Browser, Line, ENTER};
 use serde_json::{json, Value};
 
 fn url(server: &Server, path: &str) -> String {
@@ -108,7 +106,7 @@ fn a_customer_chats_with_the_bot_in_the_widget() {
 
 #[test]
 fn the_agent_console_and_the_widget_talk_to_each_other() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let Some(customer) = Browser::launch() else { return };
     let Some(agent) = Browser::launch() else { return };
     let id = start_chat(&customer, &server, "Grace", "My order is late");
@@ -178,7 +176,7 @@ fn the_agent_console_and_the_widget_talk_to_each_other() {
 
 #[test]
 fn markup_in_messages_is_shown_as_text_and_never_runs() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let Some(customer) = Browser::launch() else { return };
     let id = start_chat(&customer, &server, "<b>Mallory</b>", "<i>subject</i>");
     let evil = "<img src=x onerror=alert(1)>";
@@ -264,7 +262,7 @@ fn a_reload_resumes_the_same_chat_until_it_ends() {
 
 #[test]
 fn the_widget_reconnects_when_the_server_comes_back() {
-    let mut server = Server::builder().arg("--agent-mode", "manual").start();
+    let mut server = Server::manual();
     let Some(b) = Browser::launch() else { return };
     let id = start_chat(&b, &server, "Ada", "Flaky network");
     server.agent(&id, json!({"action": "join", "nickname": "Ann"}));

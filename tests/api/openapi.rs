@@ -1,20 +1,21 @@
 //! The OpenAPI document (src/api/openapi.json, served at `/__admin/openapi.json`) against the
 //! running emulator: every operation and every error row of SPEC.md sections 1 and 3 is driven
 //! for real, and each answer must be one the document describes for that path and method: the
-//! HTTP status documented, the Content-Type and body as documented (validated by the small
-//! JSON-schema validator below), the documented headers present. At the end every status the
-//! document lists for every operation must have been seen, so the document promises nothing the
-//! server cannot do, and every route of `src/api/mod.rs` must be in the document.
+//! HTTP status documented, the Content-Type and body as documented (validated with the
+//! `jsonschema` crate), the documented headers present. At the end every status the document
+//! lists for every operation must have been seen, so the document promises nothing the server
+//! cannot do, and every route of the server (`gws_emulator::api::ROUTES`) must be in the document.
 
-mod common;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
-
-use common::{Response, Server, APIKEY};
+use jsonschema::{Draft, Registry, Validator};
 use serde_json::{json, Value};
 
-const DOC_FILE: &str = include_str!("../src/api/openapi.json");
+use crate::helpers::{try_request, Response, Server, APIKEY};
+
+const DOC_FILE: &str = include_str!("../../src/api/openapi.json");
 
 const CHATS: &str = "/api/v2/chats";
 const CHAT: &str = "/api/v2/chats/{id}";
@@ -26,305 +27,179 @@ const AGENT: &str = "/__admin/chats/{id}/agent";
 const AGENT_TRANSCRIPT: &str = "/__admin/chats/{id}/messages";
 const OPENAPI: &str = "/__admin/openapi.json";
 
-// ---- a JSON-schema validator for the subset the document uses ----
+// ---- the document's schemas as JSON Schema ----
 
-/// Keywords the validator understands; a schema with any other keyword is refused, so the
-/// document cannot grow a constraint that is silently not checked.
-const KEYWORDS: &str = "$ref type nullable enum required properties additionalProperties items \
-                        uniqueItems minimum maximum minLength maxLength pattern format allOf oneOf \
-                        anyOf description title example default discriminator";
+/// The name the whole document is registered under, so every `#/components/...` resolves.
+const DOC_URI: &str = "urn:gws-emulator:openapi";
 
-/// Follows `$ref`s (local ones only: `#/components/...`).
-fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
-    while let Some(r) = v.get("$ref").and_then(Value::as_str) {
-        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("not a local $ref: {r}"));
-        v = doc.pointer(pointer).unwrap_or_else(|| panic!("$ref {r} points nowhere"));
-    }
-    v
-}
+/// OpenAPI 3.0's Schema Object extends JSON Schema draft Wright-00, between drafts 4 and 6: the
+/// validators use draft 4, where `integer` excludes `1.0` and a `$ref`'s siblings are ignored, as
+/// in OpenAPI 3.0. Before they are built, the document's OpenAPI-only keywords are translated
+/// (`to_json_schema`); annotations (`example`, `discriminator`, `description`) are left, as
+/// JSON Schema ignores keywords it does not know.
+const DRAFT: Draft = Draft::Draft4;
 
-/// Integers are numbers written without a fraction or exponent (`1.0` is not one).
-fn has_type(v: &Value, ty: &str) -> bool {
-    match ty {
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        "string" => v.is_string(),
-        "boolean" => v.is_boolean(),
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "null" => v.is_null(),
-        other => panic!("unknown type {other:?} in the document"),
-    }
-}
-
-fn shown(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s
-    }
-}
-
-/// Appends to `errors` every way `v` (at `at`) breaks `schema`.
-fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    let schema = deref(doc, schema);
-    let s = schema.as_object().unwrap_or_else(|| panic!("the schema for {at} is not an object"));
-    if let Some(k) = s.keys().find(|k| !KEYWORDS.split_whitespace().any(|w| w == k.as_str())) {
-        panic!("the validator does not know the keyword {k:?} (schema for {at})");
-    }
-    macro_rules! fail {
-        ($($arg:tt)*) => { errors.push(format!("{at}: {}", format!($($arg)*))) };
-    }
-    if v.is_null() && s.get("nullable") == Some(&Value::Bool(true)) {
-        return;
-    }
-    if let Some(t) = s.get("type") {
-        let types: Vec<&str> = match t {
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            t => vec![t.as_str().expect("type is a string or an array")],
-        };
-        if !types.iter().any(|ty| has_type(v, ty)) {
-            return fail!("{} is not of type {}", shown(v), types.join(" or "));
-        }
-    }
-    if let Some(options) = s.get("enum").and_then(Value::as_array) {
-        if !options.contains(v) {
-            fail!("{} is not one of {}", shown(v), Value::from(options.clone()));
-        }
-    }
-    let number = |k: &str| s.get(k).and_then(Value::as_f64);
-    let count = |k: &str| s.get(k).and_then(Value::as_u64).map(|n| n as usize);
+/// Translates OpenAPI-only keywords in every schema of `v` to JSON Schema: `nullable: true` adds
+/// `"null"` to the `type` (and to an `enum`; without a `type`, null is allowed beside the
+/// schema); `format: int64` bounds an integer to 64 bits. A keyword that changes what a schema
+/// accepts and has no translation here stops the test, so the document cannot grow a constraint
+/// that is silently not checked.
+fn to_json_schema(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            for name in s.get("required").and_then(Value::as_array).into_iter().flatten() {
-                let name = name.as_str().expect("required names are strings");
-                if !map.contains_key(name) {
-                    fail!("the required property {name} is missing");
-                }
+            for keyword in ["readOnly", "writeOnly"] {
+                assert!(
+                    !map.get(keyword).is_some_and(Value::is_boolean),
+                    "the document uses {keyword}: translate it in to_json_schema first"
+                );
             }
-            let properties = s.get("properties").and_then(Value::as_object);
-            for (k, x) in map {
-                let at = format!("{at}.{k}");
-                match (properties.and_then(|p| p.get(k)), s.get("additionalProperties")) {
-                    (Some(sub), _) => validate(doc, sub, x, &at, errors),
-                    (None, Some(Value::Bool(false))) => {
-                        errors.push(format!("{at}: a property the document does not allow"))
+            for x in map.values_mut() {
+                to_json_schema(x);
+            }
+            if map.get("format") == Some(&json!("int64"))
+                && map.get("type") == Some(&json!("integer"))
+            {
+                map.entry("minimum").or_insert(json!(i64::MIN));
+                map.entry("maximum").or_insert(json!(i64::MAX));
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                map.remove("nullable");
+                if let Some(Value::Array(options)) = map.get_mut("enum") {
+                    if !options.contains(&Value::Null) {
+                        options.push(Value::Null);
                     }
-                    (None, Some(sub @ Value::Object(_))) => validate(doc, sub, x, &at, errors),
-                    (None, _) => {}
+                }
+                match map.get_mut("type") {
+                    Some(Value::String(t)) => {
+                        let t = std::mem::take(t);
+                        map.insert("type".into(), json!([t, "null"]));
+                    }
+                    Some(Value::Array(types)) => types.push(json!("null")),
+                    _ => {
+                        *v =
+                            json!({"anyOf": [{"type": "null"}, Value::Object(std::mem::take(map))]})
+                    }
                 }
             }
         }
-        Value::Array(items) => {
-            if let Some(sub) = s.get("items") {
-                for (i, x) in items.iter().enumerate() {
-                    validate(doc, sub, x, &format!("{at}[{i}]"), errors);
-                }
-            }
-            let distinct: BTreeSet<String> = items.iter().map(Value::to_string).collect();
-            if s.get("uniqueItems") == Some(&Value::Bool(true)) && distinct.len() != items.len() {
-                fail!("{} has duplicate items", shown(v));
-            }
-        }
-        Value::String(text) => {
-            let len = text.chars().count();
-            if count("minLength").is_some_and(|min| len < min) {
-                fail!("{} is shorter than minLength", shown(v));
-            }
-            if count("maxLength").is_some_and(|max| len > max) {
-                fail!("{} is longer than maxLength", shown(v));
-            }
-            if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-                if !Regex::new(p).is_match(text) {
-                    fail!("{} does not match the pattern {p}", shown(v));
-                }
-            }
-            match s.get("format").and_then(Value::as_str) {
-                Some("uuid") if uuid::Uuid::try_parse(text).is_err() || len != 36 => {
-                    fail!("{} is not a hyphenated UUID", shown(v))
-                }
-                Some("uuid" | "int64") | None => {}
-                Some(other) => panic!("the validator does not know the string format {other:?}"),
-            }
-        }
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap();
-            if number("minimum").is_some_and(|min| x < min) {
-                fail!("{n} is below the minimum");
-            }
-            if number("maximum").is_some_and(|max| x > max) {
-                fail!("{n} is above the maximum");
-            }
-            if s.get("format").and_then(Value::as_str) == Some("int64") && !n.is_i64() {
-                fail!("{n} is not an int64");
-            }
-        }
+        Value::Array(items) => items.iter_mut().for_each(to_json_schema),
         _ => {}
     }
-    for sub in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
-        validate(doc, sub, v, at, errors);
+}
+
+/// A chat id: a UUID in its hyphenated form (what the document's `format: uuid` means here).
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
+}
+
+/// A validator of `schema` (draft 4, formats checked, `uuid` as `is_uuid`), resolving
+/// references in `registry`.
+fn build(schema: &Value, registry: Option<&Registry>) -> Validator {
+    let mut options = jsonschema::options()
+        .with_draft(DRAFT)
+        .should_validate_formats(true)
+        .with_format("uuid", is_uuid);
+    if let Some(registry) = registry {
+        options = options.with_registry(registry);
     }
-    let passing = |key: &str| -> Option<usize> {
-        let alternatives = s.get(key)?.as_array()?;
-        Some(alternatives.iter().filter(|sub| conforms(doc, sub, v)).count())
-    };
-    if let Some(n) = passing("oneOf").filter(|n| *n != 1) {
-        errors.push(format!("{at}: {} matches {n} of the oneOf alternatives, not 1", shown(v)));
+    options.build(schema).unwrap_or_else(|e| panic!("the schema {schema} does not build: {e}"))
+}
+
+/// One way an instance breaks a schema: where (`$` is the instance itself), which keyword, and
+/// the validator's message.
+#[derive(Debug)]
+struct Problem {
+    at: String,
+    keyword: String,
+    message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message: String = self.message.chars().take(160).collect();
+        let cut = if message.len() < self.message.len() { "…" } else { "" };
+        write!(f, "{} {}: {message}{cut}", self.at, self.keyword)
     }
-    if passing("anyOf") == Some(0) {
-        errors.push(format!("{at}: {} matches none of the anyOf alternatives", shown(v)));
+}
+
+/// Every way `v` breaks `validator`.
+fn problems(validator: &Validator, v: &Value) -> Vec<Problem> {
+    validator
+        .iter_errors(v)
+        .map(|e| Problem {
+            at: format!("${}", e.instance_path()),
+            keyword: e.kind().keyword().to_string(),
+            message: e.to_string(),
+        })
+        .collect()
+}
+
+/// The document's schemas, each reached by its JSON pointer into the document.
+struct Schemas {
+    registry: Registry<'static>,
+    built: HashMap<String, Validator>,
+}
+
+impl Schemas {
+    fn new(doc: &Value) -> Schemas {
+        let mut translated = doc.clone();
+        to_json_schema(&mut translated);
+        let registry = Registry::new()
+            .add(DOC_URI, DRAFT.create_resource(translated))
+            .and_then(|r| r.prepare())
+            .expect("the document registers as a JSON Schema resource");
+        Schemas { registry, built: HashMap::new() }
+    }
+
+    /// Every way `v` breaks the schema at `pointer` (e.g. `/components/schemas/Message`).
+    fn problems(&mut self, pointer: &str, v: &Value) -> Vec<Problem> {
+        let registry = &self.registry;
+        let validator = self.built.entry(pointer.to_string()).or_insert_with(|| {
+            build(&json!({"$ref": format!("{DOC_URI}#{}", fragment(pointer))}), Some(registry))
+        });
+        problems(validator, v)
+    }
+
+    fn conforms(&mut self, pointer: &str, v: &Value) -> bool {
+        self.problems(pointer, v).is_empty()
     }
 }
 
-fn conforms(doc: &Value, schema: &Value, v: &Value) -> bool {
-    let mut errors = Vec::new();
-    validate(doc, schema, v, "$", &mut errors);
-    errors.is_empty()
-}
-
-/// The regular expressions of the document's `pattern`s, searched (not anchored) as JSON Schema
-/// does: `^`, `$`, literals, `.`, escapes (`\S`, `\s`, `\d`, `\xHH`, `\.`), classes (`[a-f0-9-]`,
-/// `[^\x00-\x1F]`) and the quantifiers `?`, `*`, `+`, `{n}`, `{n,m}`. Anything else panics.
-struct Regex {
-    start: bool,
-    end: bool,
-    /// Each atom with its repetition range.
-    atoms: Vec<(Atom, usize, usize)>,
-}
-
-enum Atom {
-    Any,
-    Space(bool),
-    Class(bool, Vec<(char, char)>),
-}
-
-impl Atom {
-    fn matches(&self, c: char) -> bool {
-        match self {
-            Atom::Any => c != '\n',
-            Atom::Space(negated) => c.is_whitespace() != *negated,
-            Atom::Class(negated, ranges) => {
-                ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)) != *negated
+/// A JSON pointer as a URI fragment: percent-encoded but for the characters a fragment allows.
+fn fragment(pointer: &str) -> String {
+    pointer
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
             }
-        }
-    }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
-impl Regex {
-    fn new(pattern: &str) -> Regex {
-        let mut chars = pattern.chars().peekable();
-        let start = chars.next_if_eq(&'^').is_some();
-        let (mut atoms, mut end) = (Vec::new(), false);
-        let escape = |chars: &mut std::iter::Peekable<std::str::Chars>| -> Atom {
-            match chars.next().expect("a character after \\") {
-                'S' => Atom::Space(true),
-                's' => Atom::Space(false),
-                'd' => Atom::Class(false, vec![('0', '9')]),
-                'x' => {
-                    let hex: String = chars.by_ref().take(2).collect();
-                    let c = char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap();
-                    Atom::Class(false, vec![(c, c)])
-                }
-                c if c.is_ascii_punctuation() => Atom::Class(false, vec![(c, c)]),
-                c => panic!("the test's regex does not know \\{c} in {pattern}"),
-            }
-        };
-        let single = |a: &Atom| match a {
-            Atom::Class(false, r) if r.len() == 1 && r[0].0 == r[0].1 => r[0].0,
-            _ => panic!("a class range bound must be one character in {pattern}"),
-        };
-        while let Some(c) = chars.next() {
-            let atom = match c {
-                '$' if chars.peek().is_none() => {
-                    end = true;
-                    break;
-                }
-                '.' => Atom::Any,
-                '\\' => escape(&mut chars),
-                '[' => {
-                    let negated = chars.next_if_eq(&'^').is_some();
-                    let mut ranges = Vec::new();
-                    loop {
-                        let lo = match chars.next().expect("a closing ]") {
-                            ']' => break,
-                            '\\' => single(&escape(&mut chars)),
-                            c => c,
-                        };
-                        let mut ahead = chars.clone();
-                        let hi = match (ahead.next(), ahead.next()) {
-                            (Some('-'), Some(n)) if n != ']' => {
-                                chars.next();
-                                match chars.next().unwrap() {
-                                    '\\' => single(&escape(&mut chars)),
-                                    c => c,
-                                }
-                            }
-                            _ => lo,
-                        };
-                        ranges.push((lo, hi));
-                    }
-                    Atom::Class(negated, ranges)
-                }
-                '(' | ')' | '|' | '*' | '+' | '?' | '{' | '^' | '$' => {
-                    panic!("the test's regex does not support {c:?} here in {pattern}")
-                }
-                c => Atom::Class(false, vec![(c, c)]),
-            };
-            let (min, max) = match chars.peek() {
-                Some('?') => (0, 1),
-                Some('*') => (0, usize::MAX),
-                Some('+') => (1, usize::MAX),
-                Some('{') => {
-                    let spec: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                    let n = |s: &str| s.parse::<usize>().expect("a count in {}");
-                    atoms.push(match spec.split_once(',') {
-                        Some((a, b)) => (atom, n(a), n(b)),
-                        None => (atom, n(&spec), n(&spec)),
-                    });
-                    continue;
-                }
-                _ => (1, 1),
-            };
-            if (min, max) != (1, 1) {
-                chars.next();
-            }
-            atoms.push((atom, min, max));
-        }
-        Regex { start, end, atoms }
-    }
+/// `name` as one segment of a JSON pointer.
+fn segment(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
 
-    fn is_match(&self, text: &str) -> bool {
-        let chars: Vec<char> = text.chars().collect();
-        let starts = if self.start { 0..=0 } else { 0..=chars.len() };
-        starts.into_iter().any(|i| self.here(&self.atoms, &chars[i..]))
-    }
-
-    fn here(&self, atoms: &[(Atom, usize, usize)], text: &[char]) -> bool {
-        let Some(((atom, min, max), rest)) = atoms.split_first() else {
-            return !self.end || text.is_empty();
-        };
-        let most = text.iter().take(*max).take_while(|c| atom.matches(**c)).count();
-        (*min..=most).rev().any(|n| self.here(rest, &text[n..]))
+/// Follows `$ref`s (local ones only: `#/components/...`) from the value at `pointer`; returns
+/// where it ends and the value there.
+fn resolve(doc: &Value, mut pointer: String) -> (String, &Value) {
+    loop {
+        let v = doc.pointer(&pointer).unwrap_or_else(|| panic!("{pointer} points nowhere"));
+        let Some(r) = v.get("$ref").and_then(Value::as_str) else { return (pointer, v) };
+        pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("not a local $ref: {r}")).into();
     }
 }
 
 #[test]
 fn the_validator_rejects_what_the_document_does_not_allow() {
     let doc: Value = serde_json::from_str(DOC_FILE).expect("src/api/openapi.json is JSON");
-    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
-    let ok = |name: &str, v: Value| {
-        let mut errors = Vec::new();
-        validate(&doc, &schema(name), &v, "$", &mut errors);
-        assert!(errors.is_empty(), "{name} should accept {v}: {errors:?}");
-    };
-    let bad = |name: &str, v: Value, why: &str| {
-        let mut errors = Vec::new();
-        validate(&doc, &schema(name), &v, "$", &mut errors);
-        assert!(
-            errors.iter().any(|e| e.contains(why)),
-            "{name} should refuse {v} ({why}): {errors:?}"
-        );
+    let mut schemas = Schemas::new(&doc);
+    let mut ok = |name: &str, v: Value| {
+        let problems = schemas.problems(&format!("/components/schemas/{name}"), &v);
+        assert!(problems.is_empty(), "{name} should accept {v}: {problems:#?}");
     };
     let customer = json!({"nickname": "James", "participantId": "1", "type": "Customer"});
     let message = json!({"index": 1, "type": "Text", "from": customer, "text": "hi", "utcTime": 1718000000000i64});
@@ -333,103 +208,119 @@ fn the_validator_rejects_what_the_document_does_not_allow() {
         "Message",
         json!({"index": 2, "type": "PushUrl", "from": customer, "url": "https://x", "utcTime": 0}),
     );
+    ok("Ack", json!({"statusCode": 0}));
+    ok("Error", json!({"statusCode": 2, "statusMessage": "no"}));
+    let chat = json!({"capabilities": [], "id": "5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e", "participants": [customer], "state": "Idle"});
+    ok("Chat", chat.clone());
+    ok("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "Hi"}));
+    ok("ChatOperationRequest", json!({"operationName": "Complete", "text": 5}));
+    ok("AgentAction", json!({"action": "pushUrl", "url": "HTTPS://example.com/a?b"}));
+    ok(
+        "RequestChatRequest",
+        json!({"operationName": "RequestChat", "nickname": "J", "subject": null, "userData": {"a": [1]}}),
+    );
+
+    // `why`: where and which keyword ("$/index minimum"), and a part of the message if need be.
+    let mut bad = |name: &str, v: Value, why: &str| {
+        let problems = schemas.problems(&format!("/components/schemas/{name}"), &v);
+        assert!(
+            problems.iter().any(|p| p.to_string().contains(why)),
+            "{name} should refuse {v} ({why}): {problems:#?}"
+        );
+    };
     let with = |k: &str, v: Value| {
         let mut m = message.clone();
         m[k] = v;
         m
     };
-    bad("Message", with("index", json!(0)), "below the minimum");
-    bad("Message", with("index", json!("1")), "not of type integer");
-    bad("Message", with("utcTime", json!(1.5)), "not of type integer");
-    bad("Message", with("utcTime", json!(1718000000000.0)), "not of type integer");
-    bad("Message", with("type", json!("Typing")), "is not one of");
-    bad("Message", with("text", json!(null)), "not of type string");
-    bad("Message", with("extra", json!(1)), "does not allow");
+    bad("Message", with("index", json!(0)), "$/index minimum");
+    bad("Message", with("index", json!("1")), "$/index type");
+    bad("Message", with("utcTime", json!(1.5)), "$/utcTime type");
+    bad("Message", with("utcTime", json!(1718000000000.0)), "$/utcTime type");
+    bad("Message", with("utcTime", json!(u64::MAX)), "$/utcTime maximum");
+    bad("Message", with("type", json!("Typing")), "$/type enum");
+    bad("Message", with("text", json!(null)), "$/text type");
+    bad("Message", with("extra", json!(1)), "$ additionalProperties");
     bad(
         "Message",
         with("from", json!({"nickname": "J", "participantId": 1, "type": "Customer"})),
-        "not of type string",
+        "$/from/participantId type",
     );
     bad(
         "Message",
         with("from", json!({"nickname": "J", "participantId": "01", "type": "Customer"})),
-        "pattern",
+        "$/from/participantId pattern",
     );
     bad(
         "Message",
         with("from", json!({"nickname": "J", "participantId": "1", "type": "Bot"})),
-        "is not one of",
+        "$/from/type enum",
     );
-    bad("Message", json!({"index": 1, "type": "Text", "from": customer}), "utcTime is missing");
-    ok("Ack", json!({"statusCode": 0}));
-    bad("Ack", json!({"statusCode": 1}), "is not one of");
-    bad("Ack", json!({"statusCode": 0, "statusMessage": "ok"}), "does not allow");
-    bad("Ack", json!([]), "not of type object");
-    ok("Error", json!({"statusCode": 2, "statusMessage": "no"}));
-    bad("Error", json!({"statusCode": 5, "statusMessage": "no"}), "is not one of");
-    bad("Error", json!({"statusCode": 2}), "statusMessage is missing");
-    bad("Error", json!({"statusCode": 2, "statusMessage": ""}), "shorter than minLength");
-    bad("Error", json!({"statusCode": "2", "statusMessage": "no"}), "not of type integer");
-    let chat = json!({"capabilities": [], "id": "5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e", "participants": [customer], "state": "Idle"});
-    ok("Chat", chat.clone());
+    bad(
+        "Message",
+        json!({"index": 1, "type": "Text", "from": customer}),
+        "$ required: \"utcTime\"",
+    );
+    bad("Ack", json!({"statusCode": 1}), "$/statusCode enum");
+    bad("Ack", json!({"statusCode": 0, "statusMessage": "ok"}), "$ additionalProperties");
+    bad("Ack", json!([]), "$ type");
+    bad("Error", json!({"statusCode": 5, "statusMessage": "no"}), "$/statusCode enum");
+    bad("Error", json!({"statusCode": 2}), "$ required: \"statusMessage\"");
+    bad("Error", json!({"statusCode": 2, "statusMessage": ""}), "$/statusMessage minLength");
+    bad("Error", json!({"statusCode": "2", "statusMessage": "no"}), "$/statusCode type");
     let mut twice = chat.clone();
     twice["capabilities"] = json!(["Complete", "Complete"]);
-    bad("Chat", twice, "duplicate");
+    bad("Chat", twice, "$/capabilities uniqueItems");
     let mut not_uuid = chat.clone();
     not_uuid["id"] = json!("5b0c8a3e");
-    bad("Chat", not_uuid, "UUID");
+    bad("Chat", not_uuid, "$/id format");
+    let mut simple = chat.clone();
+    simple["id"] = json!("5b0c8a3e2f1d4c6b9e7a0d1c2b3a4f5e");
+    bad("Chat", simple, "$/id format");
     let mut state = chat;
     state["state"] = json!("Open");
-    bad("Chat", state, "is not one of");
-    bad("ChatDetailResponse", json!({"chat": {}, "statusCode": 0}), "readCursors is missing");
-    // The error responses narrow statusCode per HTTP status (allOf).
-    let not_found = json!({"$ref": "#/components/responses/NotFound"});
-    let not_found = &deref(&doc, &not_found)["content"]["application/json"]["schema"];
-    assert!(conforms(&doc, not_found, &json!({"statusCode": 6, "statusMessage": "gone"})));
-    assert!(!conforms(&doc, not_found, &json!({"statusCode": 2, "statusMessage": "gone"})));
+    bad("Chat", state, "$/state enum");
+    bad(
+        "ChatDetailResponse",
+        json!({"chat": {}, "statusCode": 0}),
+        "$/chat required: \"readCursors\"",
+    );
     // Request bodies: oneOf by operationName and by action; blank and too long texts.
-    ok("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "Hi"}));
-    ok("ChatOperationRequest", json!({"operationName": "Complete", "text": 5}));
-    bad(
-        "ChatOperationRequest",
-        json!({"operationName": "SendMessage", "text": "  \n"}),
-        "0 of the oneOf",
-    );
-    bad(
-        "ChatOperationRequest",
-        json!({"operationName": "RequestChat", "nickname": "J"}),
-        "0 of the oneOf",
-    );
+    let none = "oneOf: ";
+    let not_any = "is not valid under any of the schemas listed in the 'oneOf' keyword";
+    bad("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "  \n"}), not_any);
+    bad("ChatOperationRequest", json!({"operationName": "RequestChat", "nickname": "J"}), not_any);
     bad(
         "ChatOperationRequest",
         json!({"operationName": "SendMessage", "text": "x".repeat(16385)}),
-        "oneOf",
+        none,
     );
-    ok("AgentAction", json!({"action": "pushUrl", "url": "HTTPS://example.com/a?b"}));
-    bad("AgentAction", json!({"action": "pushUrl", "url": "ftp://example.com"}), "oneOf");
-    bad("AgentAction", json!({"action": "pushUrl", "url": "https://a\u{7}b"}), "oneOf");
-    bad("AgentAction", json!({"action": "dance"}), "oneOf");
-    ok(
-        "RequestChatRequest",
-        json!({"operationName": "RequestChat", "nickname": "J", "subject": null, "userData": {"a": [1]}}),
-    );
+    bad("AgentAction", json!({"action": "pushUrl", "url": "ftp://example.com"}), none);
+    bad("AgentAction", json!({"action": "pushUrl", "url": "https://a\u{7}b"}), none);
+    bad("AgentAction", json!({"action": "dance"}), none);
     bad(
         "RequestChatRequest",
         json!({"operationName": "RequestChat", "nickname": "J", "userData": "x"}),
-        "not of type object",
+        "$/userData type",
     );
     bad(
         "RequestChatRequest",
         json!({"operationName": "RequestChat", "nickname": "é".repeat(257)}),
-        "longer than maxLength",
+        "$/nickname maxLength",
     );
-    // The regex subset.
+    // The error responses narrow statusCode per HTTP status (allOf).
+    let (not_found, _) = resolve(&doc, "/components/responses/NotFound".into());
+    let not_found = format!("{not_found}/content/application~1json/schema");
+    assert!(schemas.conforms(&not_found, &json!({"statusCode": 6, "statusMessage": "gone"})));
+    assert!(!schemas.conforms(&not_found, &json!({"statusCode": 2, "statusMessage": "gone"})));
+    // The document's patterns, as the validator searches them (not anchored, ECMA 262 classes).
     let re = |p: &str, yes: &[&str], no: &[&str]| {
+        let pattern = build(&json!({"type": "string", "pattern": p}), None);
         for t in yes {
-            assert!(Regex::new(p).is_match(t), "{p} should match {t:?}");
+            assert!(pattern.is_valid(&json!(t)), "{p} should match {t:?}");
         }
         for t in no {
-            assert!(!Regex::new(p).is_match(t), "{p} should not match {t:?}");
+            assert!(!pattern.is_valid(&json!(t)), "{p} should not match {t:?}");
         }
     };
     re("\\S", &["x", "  x ", "\u{a0}é"], &["", " \t\n", "\u{3000}"]);
@@ -445,6 +336,15 @@ fn the_validator_rejects_what_the_document_does_not_allow() {
         &["http://a", "HTTPS://b c"],
         &["https:/a", "https://a\u{1}", "https://\u{85}", " http://a"],
     );
+    // The translation of OpenAPI's own keywords: nullable, and the 64-bit range of int64.
+    let mut nullable = json!({"type": "string", "nullable": true, "enum": ["a"]});
+    to_json_schema(&mut nullable);
+    assert_eq!(nullable, json!({"type": ["string", "null"], "enum": ["a", null]}));
+    let mut nullable_ref = json!({"allOf": [{"type": "integer"}], "nullable": true});
+    to_json_schema(&mut nullable_ref);
+    let nullable_ref = build(&nullable_ref, None);
+    assert!(nullable_ref.is_valid(&json!(null)) && nullable_ref.is_valid(&json!(3)));
+    assert!(!nullable_ref.is_valid(&json!("3")));
 }
 
 // ---- the document, and the checks of answers against it ----
@@ -486,6 +386,7 @@ impl Req {
 /// Every answer checked against the document; failures are collected so one run reports them all.
 struct Checker {
     doc: Value,
+    schemas: Schemas,
     failures: Vec<String>,
     /// (path template, method, HTTP status) seen and conforming.
     seen: BTreeSet<(String, String, String)>,
@@ -493,7 +394,8 @@ struct Checker {
 
 impl Checker {
     fn new(doc: Value) -> Checker {
-        Checker { doc, failures: Vec::new(), seen: BTreeSet::new() }
+        let schemas = Schemas::new(&doc);
+        Checker { doc, schemas, failures: Vec::new(), seen: BTreeSet::new() }
     }
 
     /// Sends `r` and checks the answer against the document, and that it is the expected HTTP
@@ -550,8 +452,7 @@ impl Checker {
     /// An unknown route: the document's `NotFound` answer.
     fn unknown_route(&mut self, server: &Server, method: &'static str, path: &str) {
         let res = server.request(method, path, &[("Content-Type", "application/json")], b"{}");
-        let response =
-            deref(&self.doc, &json!({"$ref": "#/components/responses/NotFound"})).clone();
+        let (response, _) = resolve(&self.doc, "/components/responses/NotFound".into());
         if let Err(e) = self.response_conforms(&response, &res) {
             self.failures.push(format!("{method} {path} (no route) -> HTTP {}: {e}", res.status));
         }
@@ -580,28 +481,33 @@ impl Checker {
         }
     }
 
-    fn verdict(&self, template: &str, method: &str, res: &Response) -> Result<(), String> {
-        let responses = &self.doc["paths"][template][method]["responses"];
-        let response = responses.get(res.status.to_string()).or(responses.get("default"));
+    fn verdict(&mut self, template: &str, method: &str, res: &Response) -> Result<(), String> {
+        let at = format!("/paths/{}/{method}/responses", segment(template));
+        let responses = &self.doc.pointer(&at).unwrap_or_else(|| panic!("no {at}"));
+        let status = [res.status.to_string(), "default".to_string()]
+            .into_iter()
+            .find(|s| responses.get(s).is_some());
         let documented: Vec<&String> =
             responses.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        let response = response.ok_or_else(|| {
+        let status = status.ok_or_else(|| {
             format!("HTTP {} is not documented (only {documented:?})", res.status)
         })?;
-        self.response_conforms(deref(&self.doc, response), res)
+        let (response, _) = resolve(&self.doc, format!("{at}/{status}"));
+        self.response_conforms(&response, res)
     }
 
-    fn response_conforms(&self, response: &Value, res: &Response) -> Result<(), String> {
-        for (name, header) in
-            response.get("headers").and_then(Value::as_object).into_iter().flatten()
-        {
+    /// Whether `res` is the response object at `pointer`: its headers, media type and body.
+    fn response_conforms(&mut self, pointer: &str, res: &Response) -> Result<(), String> {
+        let response = self.doc.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
+        let headers = response.get("headers").and_then(Value::as_object);
+        for name in headers.into_iter().flat_map(|h| h.keys()) {
             let value = res
                 .header(name)
                 .ok_or_else(|| format!("the documented header {name} is missing"))?;
-            let mut errors = Vec::new();
-            validate(&self.doc, &header["schema"], &json!(value), name, &mut errors);
-            if !errors.is_empty() {
-                return Err(summary(&errors));
+            let schema = format!("{pointer}/headers/{}/schema", segment(name));
+            let problems = self.schemas.problems(&schema, &json!(value));
+            if !problems.is_empty() {
+                return Err(format!("header {name}: {}", summary(&problems)));
             }
         }
         let Some(content) = response.get("content").and_then(Value::as_object) else {
@@ -612,27 +518,28 @@ impl Checker {
         };
         let content_type = res.header("Content-Type").unwrap_or_default();
         let media = content_type.split(';').next().unwrap_or_default().trim();
-        let schema = &content
-            .get(media)
-            .ok_or_else(|| format!("Content-Type {content_type:?} is not documented"))?["schema"];
+        if !content.contains_key(media) {
+            return Err(format!("Content-Type {content_type:?} is not documented"));
+        }
+        let schema = format!("{pointer}/content/{}/schema", segment(media));
         let body: Value =
             serde_json::from_slice(&res.body).map_err(|e| format!("the body is not JSON: {e}"))?;
-        let mut errors = Vec::new();
-        validate(&self.doc, schema, &body, "body", &mut errors);
-        match errors.is_empty() {
+        let problems = self.schemas.problems(&schema, &body);
+        match problems.is_empty() {
             true => Ok(()),
-            false => Err(summary(&errors)),
+            false => Err(format!("body: {}", summary(&problems))),
         }
     }
 }
 
-/// The first few of a body's errors (a drift usually repeats in every message).
-fn summary(errors: &[String]) -> String {
-    let more = match errors.len() {
+/// The first few of a body's problems (a drift usually repeats in every message).
+fn summary(problems: &[Problem]) -> String {
+    let more = match problems.len() {
         n if n > 3 => format!("; and {} more", n - 3),
         _ => String::new(),
     };
-    format!("{}{more}", errors[..errors.len().min(3)].join("; "))
+    let first: Vec<String> = problems.iter().take(3).map(Problem::to_string).collect();
+    format!("{}{more}", first.join("; "))
 }
 
 fn shown_path(path: &str) -> String {
@@ -661,7 +568,7 @@ fn server_routes() -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let doc = fetch_doc(&server);
     let version = doc["openapi"].as_str().expect("an openapi version");
     assert!(version.starts_with("3."), "OpenAPI 3.x, not {version}");
@@ -692,8 +599,12 @@ fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
     let mut refs = Vec::new();
     collect_refs(&doc, &mut refs);
     for r in &refs {
-        deref(&doc, &json!({"$ref": r}));
+        resolve(
+            &doc,
+            r.strip_prefix('#').unwrap_or_else(|| panic!("not a local $ref: {r}")).into(),
+        );
     }
+    let mut schemas = Schemas::new(&doc);
     let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
@@ -701,8 +612,9 @@ fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
             assert!(ids.insert(id.to_string()), "operationId {id} twice");
-            for (status, response) in op["responses"].as_object().unwrap() {
-                let response = deref(&doc, response);
+            let at = format!("/paths/{}/{method}", segment(path));
+            for status in op["responses"].as_object().unwrap().keys() {
+                let (_, response) = resolve(&doc, format!("{at}/responses/{status}"));
                 if status.starts_with('4') || status.starts_with('5') {
                     let schema = &response["content"]["application/json"]["schema"];
                     assert_eq!(
@@ -711,12 +623,13 @@ fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
                     );
                 }
             }
-            if let Some(body) = op.get("requestBody") {
-                let media = &body["content"]["application/json"];
+            if op.get("requestBody").is_some() {
+                let (body, media) = resolve(&doc, format!("{at}/requestBody"));
+                let media = &media["content"]["application/json"];
+                let schema = format!("{body}/content/application~1json/schema");
                 for (name, example) in media["examples"].as_object().into_iter().flatten() {
-                    let mut errors = Vec::new();
-                    validate(&doc, &media["schema"], &example["value"], name, &mut errors);
-                    assert!(errors.is_empty(), "{method} {path}: example {name}: {errors:?}");
+                    let problems = schemas.problems(&schema, &example["value"]);
+                    assert!(problems.is_empty(), "{method} {path}: example {name}: {problems:#?}");
                 }
             }
         }
@@ -740,10 +653,6 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 
 // ---- every operation and every error row, for real ----
 
-fn manual() -> Server {
-    Server::builder().arg("--agent-mode", "manual").start()
-}
-
 fn new_chat(c: &mut Checker, server: &Server, body: Value) -> String {
     let res = c.run(server, post(CHATS, CHATS, body), 200, Some(0));
     res.json()["id"].as_str().expect("an id").to_string()
@@ -751,7 +660,7 @@ fn new_chat(c: &mut Checker, server: &Server, body: Value) -> String {
 
 /// The success answers of every operation, in every state, with every kind of message.
 fn successes(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let full = json!({"operationName": "RequestChat", "nickname": "Zoë", "subject": "Billing",
                       "userData": {"customerId": 42, "tags": ["a", 1, null]}, "endpoint": "web"});
@@ -914,7 +823,7 @@ fn bot_successes(c: &mut Checker) {
 
 /// 400 (statusCode 1 and 2), 404 and 405 on every operation, and unknown routes.
 fn refusals(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let chat = format!("/api/v2/chats/{id}");
     let agent = format!("/__admin/chats/{id}/agent");
@@ -1183,7 +1092,7 @@ fn database_operations(id: &str) -> Vec<Req> {
 
 /// 500: the database lost its `chats` table behind the emulator's back (an outside process).
 fn server_failures(c: &mut Checker) {
-    let s = manual();
+    let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let db = rusqlite::Connection::open(s.db()).unwrap();
     db.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE chats;").unwrap();
@@ -1200,27 +1109,54 @@ fn busy(c: &mut Checker) {
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
     let db = rusqlite::Connection::open(s.db()).unwrap();
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let port = s.port;
     let chat = format!("/api/v2/chats/{id}");
-    let waiting = std::thread::spawn(move || {
-        let body = json!({"operationName": "SendMessage", "text": "waiting"}).to_string();
-        common::http(port, "POST", &chat, &[("Content-Type", "application/json")], body.as_bytes())
-    });
-    std::thread::sleep(Duration::from_millis(500));
+    // The waiting request must hold the one place in the queue before the others are sent. It
+    // is there once a probe (GetChat of an unknown chat: a read that queues for the database
+    // but is never held up by our lock) is turned away; a probe that holds the place at the
+    // moment the writer arrives gets the writer turned away instead, and then it is tried again
+    // (nothing is written while we hold the lock).
+    let probe = format!("/api/v2/chats/{}", uuid::Uuid::new_v4());
+    let mut waiting = None;
+    for attempt in 0..20 {
+        let (port, chat) = (s.port, chat.clone());
+        let writer = std::thread::spawn(move || {
+            let body =
+                json!({"operationName": "SendMessage", "text": format!("waiting {attempt}")});
+            try_request(
+                port,
+                "POST",
+                &chat,
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut turned_away = false;
+        while !turned_away && Instant::now() < deadline && !writer.is_finished() {
+            turned_away = s.get(&probe).status == 503;
+        }
+        if turned_away {
+            waiting = Some(writer);
+            break;
+        }
+        let res = writer.join().unwrap().expect("an answer to the writer");
+        assert_eq!(res.status, 503, "a writer not kept waiting was turned away: {}", res.text());
+    }
+    let waiting = waiting.expect("a request waiting inside the emulator");
     for r in database_operations(&id) {
         c.run(&s, r, 503, Some(4));
     }
-    let res = waiting.join().unwrap();
+    let res = waiting.join().unwrap().expect("an answer to the request that waited");
     db.execute_batch("ROLLBACK").unwrap();
     // The request that waited gave up after the busy timeout: 503 as documented.
     let verdict = c.verdict(CHAT, "post", &res);
     assert_eq!((res.status, verdict), (503, Ok(())), "the request that waited: {}", res.text());
-    c.run(&s, get(CHAT, format!("/api/v2/chats/{id}")), 200, Some(0));
+    c.run(&s, get(CHAT, &chat), 200, Some(0));
 }
 
 #[test]
 fn every_operation_and_error_row_conforms_to_the_document() {
-    let doc = fetch_doc(&manual());
+    let doc = fetch_doc(&Server::manual());
     let mut checker = Checker::new(doc.clone());
     // The 10 s busy timeout runs alongside the rest.
     let busy_run = std::thread::spawn(move || {

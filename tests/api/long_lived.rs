@@ -2,13 +2,11 @@
 //! transcripts, texts that fit, retention with the file kept small, a bounded write-ahead log,
 //! the admin token, and a health answer to wait on.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{messages, wait_for, Server};
+use crate::helpers::{messages, wait_for, Server};
 use serde_json::json;
 
 fn frozen_with_retention(retention: &str) -> Server {
@@ -238,6 +236,7 @@ fn wal_size(server: &Server) -> u64 {
 
 #[test]
 fn the_write_ahead_log_stays_small_under_load_and_is_emptied_at_a_clean_stop() {
+    let _alone = crate::helpers::exclusive();
     // The default timings: joins and system messages run while the chats are created.
     let mut server = Server::builder()
         .arg("--agent-join-delay", "1s..4s")
@@ -267,7 +266,7 @@ fn the_write_ahead_log_stays_small_under_load_and_is_emptied_at_a_clean_stop() {
             std::thread::spawn(move || {
                 for i in 0..2500 {
                     let body = json!({"operationName": "RequestChat", "nickname": format!("c{c}-{i}"), "subject": "load"});
-                    let res = common::http(port, "POST", "/api/v2/chats", &[], body.to_string().as_bytes());
+                    let res = crate::helpers::try_request(port, "POST", "/api/v2/chats", &[], body.to_string().as_bytes()).unwrap();
                     assert_eq!(res.status, 200, "{}", res.text());
                 }
             })
@@ -326,7 +325,7 @@ fn with_an_admin_token_every_admin_route_needs_it() {
     let res = server.request("DELETE", "/__admin/chats", &[("Authorization", &right)], b"");
     assert_eq!(res.status, 200, "{}", res.text());
     let stream =
-        common::sse::SseStream::open(server.port, "/__admin/events", &[("Authorization", &right)]);
+        crate::sse::SseStream::open(server.port, "/__admin/events", &[("Authorization", &right)]);
     assert_eq!(stream.status, 200);
     // The customer API, the preflight and the web client need no token.
     let id = server.request_chat("Bob");
@@ -349,10 +348,10 @@ fn with_an_admin_token_every_admin_route_needs_it() {
 #[test]
 fn binding_beyond_loopback_without_a_token_warns_loudly() {
     let mut server = Server::builder().arg("--bind", "0.0.0.0").start();
-    let stderr = std::fs::read_to_string(server.dir.path().join("stderr.txt")).unwrap_or_default();
+    let stderr = server.stderr_text();
     assert!(stderr.contains("WARNING") && stderr.contains("--admin-token"), "{stderr}");
     server.stop();
     let quiet = Server::builder().arg("--bind", "0.0.0.0").arg("--admin-token", "t").start();
-    let stderr = std::fs::read_to_string(quiet.dir.path().join("stderr.txt")).unwrap_or_default();
+    let stderr = quiet.stderr_text();
     assert!(!stderr.contains("WARNING"), "{stderr}");
 }

@@ -3,9 +3,7 @@
 //! running chat; run-time scenarios and every validation error; a bad file at start; a scenario
 //! in progress surviving kill -9. Time is moved with the frozen clock: no test waits for it.
 
-mod common;
-
-use common::{run_emulator, Server, TempDir};
+use crate::helpers::{run_emulator, Server, TempDir};
 use serde_json::{json, Value};
 
 const START_MS: i64 = 1_767_225_600_000;
@@ -212,7 +210,7 @@ fn greets_then_bot() {
     assert!(story(&server, &id).contains(&"Text:Agent:hello to you too!".to_string()));
 }
 
-fn put(server: &Server, name: &str, doc: Value) -> common::Response {
+fn put(server: &Server, name: &str, doc: Value) -> crate::helpers::Response {
     server.request(
         "PUT",
         &format!("/__admin/scenarios/{name}"),

@@ -3,19 +3,15 @@
 //! operation whose answer was lost happened at most once, the transcript stays contiguous, read
 //! cursors stay within it, and the contact centre's pending work still runs after the restart.
 //!
-//! The writers here use their own HTTP client: the harness's panics on a refused connection,
-//! and a refused or cut connection is exactly what these tests provoke.
-
-mod common;
+//! The writers use the harness's `try_request`, whose `Err` (a refused or cut connection) is
+//! exactly what these tests provoke. Both tests run alone (`exclusive`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{indexes, Response, Server};
+use crate::helpers::{exclusive, indexes, try_request, Response, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -34,63 +30,9 @@ fn seed() -> u64 {
 
 /// One request on a new connection; `Err` when the connection is refused or cut before the
 /// whole answer arrived (the emulator was killed): the operation's outcome is then unknown.
-fn try_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Response, String> {
+fn try_call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Response, String> {
     let body = body.map(Value::to_string).unwrap_or_default();
-    let mut stream =
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    let raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(raw.as_bytes()).map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        if let Some(res) = complete_response(&buf)? {
-            return Ok(res);
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Err(format!("connection closed after {} bytes", buf.len())),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(format!("read: {e} after {} bytes", buf.len())),
-        }
-    }
-}
-
-/// The response in `buf` once it is whole (by its Content-Length).
-fn complete_response(buf: &[u8]) -> Result<Option<Response>, String> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line in {head:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let len = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .ok_or_else(|| format!("no Content-Length in {head:?}"))?;
-    let body = &buf[end + 4..];
-    if body.len() < len {
-        return Ok(None);
-    }
-    Ok(Some(Response { status, headers, body: body[..len].to_vec() }))
+    try_request(port, method, path, &[("Content-Type", "application/json")], body.as_bytes())
 }
 
 fn status_code(res: &Response) -> Option<i64> {
@@ -177,7 +119,7 @@ fn writer(w: usize, seed: u64, shared: Arc<Shared>) -> Record {
             Some(chat) if roll >= 20 => {
                 let text = format!("w{w} n{n}");
                 let body = json!({"operationName": "SendMessage", "text": text});
-                match try_request(port, "POST", &format!("/api/v2/chats/{chat}"), Some(&body)) {
+                match try_call(port, "POST", &format!("/api/v2/chats/{chat}"), Some(&body)) {
                     Err(_) => rec.sent_unknown.push((chat, text)),
                     Ok(res) if acknowledged(&res) => rec.sent.push((chat, text)),
                     Ok(res) if refused(&res) => {
@@ -192,7 +134,7 @@ fn writer(w: usize, seed: u64, shared: Arc<Shared>) -> Record {
                 }
             }
             Some(chat) if roll >= 10 => {
-                match try_request(port, "GET", &format!("/api/v2/chats/{chat}/messages"), None) {
+                match try_call(port, "GET", &format!("/api/v2/chats/{chat}/messages"), None) {
                     Err(_) => rec.polls_unknown += 1,
                     Ok(res) if acknowledged(&res) => {
                         rec.polled.push((chat, indexes(res.json()["messages"].as_array().unwrap())))
@@ -206,7 +148,7 @@ fn writer(w: usize, seed: u64, shared: Arc<Shared>) -> Record {
             }
             Some(chat) if roll >= 7 => {
                 let body = json!({"operationName": "Complete"});
-                match try_request(port, "POST", &format!("/api/v2/chats/{chat}"), Some(&body)) {
+                match try_call(port, "POST", &format!("/api/v2/chats/{chat}"), Some(&body)) {
                     // Maybe ended, maybe not: keep writing to it, its answers will tell.
                     Err(_) => rec.completed_unknown.push(chat),
                     Ok(res) if acknowledged(&res) => {
@@ -226,7 +168,7 @@ fn writer(w: usize, seed: u64, shared: Arc<Shared>) -> Record {
             }
             _ => {
                 let body = json!({"operationName": "RequestChat", "nickname": format!("w{w}")});
-                match try_request(port, "POST", "/api/v2/chats", Some(&body)) {
+                match try_call(port, "POST", "/api/v2/chats", Some(&body)) {
                     Err(_) => rec.created_unknown += 1,
                     Ok(res) if acknowledged(&res) => {
                         let id = res.json()["id"].as_str().unwrap().to_string();
@@ -268,6 +210,7 @@ const CYCLES: usize = 5;
 
 #[test]
 fn acknowledged_operations_survive_repeated_sigkill_under_concurrent_writers() {
+    let _heavy = exclusive();
     let seed = seed();
     eprintln!("crash test seed {seed} (set GWS_TEST_SEED={seed} to replay the kill delays)");
     let mut rng = StdRng::seed_from_u64(seed);
@@ -534,6 +477,7 @@ fn acknowledged_operations_survive_repeated_sigkill_under_concurrent_writers() {
 
 #[test]
 fn agent_joins_survive_a_restart_loop_and_happen_exactly_once() {
+    let _heavy = exclusive();
     let mut server = Server::builder().arg("--agent-join-delay", "300ms..600ms").start();
     let mut chats: Vec<String> = Vec::new();
     for round in 0..6 {

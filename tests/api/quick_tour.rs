@@ -1,11 +1,9 @@
 //! The README's quick tour, as a new user does it: request a chat with curl's default form
 //! content type, wait for the agent, ask a question, read the answer, complete.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{texts, Server};
+use crate::helpers::{texts, Server};
 use serde_json::Value;
 
 #[test]

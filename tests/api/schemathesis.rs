@@ -11,14 +11,12 @@
 //! number of examples per operation (default 100), `GWS_SCHEMATHESIS_SEED` fixes the seed (the
 //! output shows the seed of every run, to reproduce a failure).
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::helpers::{exclusive, Server};
 
 /// Examples per operation and phase: about a minute in a debug build on two cores.
 const EXAMPLES: &str = "100";
@@ -63,6 +61,8 @@ fn schemathesis_finds_no_answer_that_breaks_the_openapi_document() {
         return;
     };
 
+    // A minute or more of generated requests: alone (see `exclusive`).
+    let _heavy = exclusive();
     // Bot mode with fast timings: agents join and answer while schemathesis works.
     let mut server = Server::start();
     let dir = server.dir.path().to_path_buf();
@@ -114,7 +114,7 @@ fn schemathesis_finds_no_answer_that_breaks_the_openapi_document() {
     // No crash: the emulator still runs, answers, and no handler panicked.
     let alive = server.is_running();
     let health = if alive { Some(server.get("/__admin/health").status) } else { None };
-    let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    let stderr = server.stderr_text();
     let panicked: Vec<&str> = stderr.lines().filter(|l| l.contains("panicked")).collect();
     server.stop();
 

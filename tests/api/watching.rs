@@ -1,14 +1,12 @@
 //! Waiting and watching: long-polling reads of the agent side (`wait`) and Server-Sent Event
 //! streams of one chat and of every chat, woken by the writer's commits.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::sse::SseStream;
-use common::{messages, Server};
+use crate::helpers::{messages, Server};
+use crate::sse::SseStream;
 use serde_json::{json, Value};
 
 fn say(server: &Server, id: &str, text: &str) {
@@ -30,7 +28,7 @@ fn a_wait_answers_within_milliseconds_of_the_write() {
     let port = server.port;
     let path = format!("/__admin/chats/{id}/messages?index={next}&wait=20s");
     let waiter = std::thread::spawn(move || {
-        let res = common::http(port, "GET", &path, &[], b"");
+        let res = crate::helpers::try_request(port, "GET", &path, &[], b"").unwrap();
         (Instant::now(), res)
     });
     std::thread::sleep(Duration::from_millis(300));
@@ -54,7 +52,9 @@ fn a_wait_on_the_agent_cursor_returns_what_is_unread() {
     assert_eq!(first.len(), 3, "what was there is answered at once: {first:?}");
     let port = server.port;
     let path = format!("/__admin/chats/{id}/messages?wait=20s");
-    let waiter = std::thread::spawn(move || common::http(port, "GET", &path, &[], b""));
+    let waiter = std::thread::spawn(move || {
+        crate::helpers::try_request(port, "GET", &path, &[], b"").unwrap()
+    });
     std::thread::sleep(Duration::from_millis(200));
     server.send_message(&id, "Anyone?");
     let got = messages(&waiter.join().unwrap());
@@ -74,7 +74,9 @@ fn a_wait_that_ends_answers_an_empty_transcript() {
     let other = joined(&server);
     let port = server.port;
     let path = format!("/__admin/chats/{id}/messages?index=99&wait=1s");
-    let waiter = std::thread::spawn(move || common::http(port, "GET", &path, &[], b""));
+    let waiter = std::thread::spawn(move || {
+        crate::helpers::try_request(port, "GET", &path, &[], b"").unwrap()
+    });
     say(&server, &other, "not for you");
     assert_eq!(messages(&waiter.join().unwrap()), Vec::<Value>::new());
 }
@@ -149,7 +151,7 @@ fn the_all_chats_stream_announces_new_chats_and_carries_every_chats_messages() {
         events.iter().filter(|e| e.event == "message" && e.json()["chatId"] == a.as_str()).count();
     assert_eq!(a_messages, 2);
     // The chat event comes before the chat's first message.
-    let pos = |pred: &dyn Fn(&common::sse::SseEvent) -> bool| events.iter().position(pred).unwrap();
+    let pos = |pred: &dyn Fn(&crate::sse::SseEvent) -> bool| events.iter().position(pred).unwrap();
     assert!(
         pos(&|e| e.event == "chat" && e.json()["id"] == a.as_str())
             < pos(&|e| e.event == "message" && e.json()["chatId"] == a.as_str())
@@ -169,13 +171,14 @@ fn last_event_id_resumes_a_chat_stream_with_nothing_lost_or_doubled_under_concur
                 while !stop.load(Ordering::SeqCst) && sent < 150 {
                     let body =
                         json!({"action": "message", "text": format!("w{w}-{sent}")}).to_string();
-                    let res = common::http(
+                    let res = crate::helpers::try_request(
                         port,
                         "POST",
                         &format!("/__admin/chats/{id}/agent"),
                         &[],
                         body.as_bytes(),
-                    );
+                    )
+                    .unwrap();
                     assert_eq!(res.status, 200);
                     sent += 1;
                 }
@@ -220,6 +223,7 @@ fn last_event_id_resumes_a_chat_stream_with_nothing_lost_or_doubled_under_concur
 
 #[test]
 fn a_stalled_subscriber_does_not_slow_the_writers_and_is_cut_off() {
+    let _alone = crate::helpers::exclusive();
     let server = Server::manual();
     let id = joined(&server);
     // Two subscribers that never read: one on the chat, one on every chat.
@@ -265,7 +269,9 @@ fn streams_end_when_the_server_stops() {
     let mut all = SseStream::open(server.port, "/__admin/events", &[]);
     let port = server.port;
     let path = format!("/__admin/chats/{id}/messages?index=99&wait=60s");
-    let waiter = std::thread::spawn(move || common::http(port, "GET", &path, &[], b""));
+    let waiter = std::thread::spawn(move || {
+        crate::helpers::try_request(port, "GET", &path, &[], b"").unwrap()
+    });
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     server.stop();

@@ -3,13 +3,11 @@
 //! together deliver every message exactly once; with 10 000 open chats stored, the scheduler
 //! still runs new work on time.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{http, indexes, Response, Server, TempDir};
+use crate::helpers::{exclusive, indexes, texts, try_request, Server, TempDir};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -48,8 +46,15 @@ impl Client {
         let headers: &[(&str, &str)] =
             if method == "POST" { &[("Content-Type", "application/json")] } else { &[] };
         let start = Instant::now();
-        let res: Response = http(port, method, path, headers, body.as_bytes());
+        let res = try_request(port, method, path, headers, body.as_bytes());
         self.took.entry(op).or_default().push(start.elapsed());
+        let res = match res {
+            Ok(res) => res,
+            Err(e) => {
+                self.bad.push(format!("{op} {path} -> no answer: {e}"));
+                return None;
+            }
+        };
         let json: Option<Value> = serde_json::from_slice(&res.body).ok();
         if res.status == 200 && json.as_ref().is_some_and(|j| j["statusCode"] == 0) {
             json
@@ -150,7 +155,7 @@ fn assert_all_ok(run: &Client) {
 /// No 5xx in the log and nothing about a locked database, in the log or on stderr.
 fn assert_clean_logs(server: &Server) {
     let log = server.log_text();
-    let stderr = std::fs::read_to_string(server.dir.path().join("stderr.txt")).unwrap_or_default();
+    let stderr = server.stderr_text();
     for text in [&log, &stderr] {
         let bad: Vec<&str> = text
             .lines()
@@ -230,6 +235,7 @@ fn counts<T: Copy + Eq + std::hash::Hash>(items: &[T]) -> HashMap<T, usize> {
 
 #[test]
 fn sixty_four_clients_on_one_chat() {
+    let _heavy = exclusive();
     let server = Server::start();
     let port = server.port;
     let id = server.request_chat("Crowd");
@@ -255,6 +261,7 @@ fn sixty_four_clients_on_one_chat() {
 
 #[test]
 fn sixty_four_clients_on_their_own_chats_with_cross_chat_reads() {
+    let _heavy = exclusive();
     let server = Server::start();
     let port = server.port;
     let ids: Arc<Vec<String>> =
@@ -301,6 +308,7 @@ const LATENESS_BOUND_MS: i64 = 1500;
 
 #[test]
 fn ten_thousand_open_chats_do_not_delay_the_scheduler() {
+    let _heavy = exclusive();
     let started = Instant::now();
     // Manual mode, no system messages: the chats stay open and quiet, each with its idle
     // timeout an hour away (far-future work the scheduler must not trip over).
@@ -319,13 +327,14 @@ fn ten_thousand_open_chats_do_not_delay_the_scheduler() {
                     let body =
                         json!({"operationName": "RequestChat", "nickname": format!("open{i}")});
                     let start = Instant::now();
-                    let res = http(
+                    let res = try_request(
                         port,
                         "POST",
                         "/api/v2/chats",
                         &[("Content-Type", "application/json")],
                         body.to_string().as_bytes(),
-                    );
+                    )
+                    .unwrap_or_else(|e| panic!("RequestChat {i}: no answer: {e}"));
                     took.push((i, start.elapsed()));
                     assert_eq!(res.status, 200, "RequestChat {i}: {}", res.text());
                 }
@@ -446,6 +455,6 @@ fn a_full_database_queue_answers_503_instead_of_falling_over() {
     conn.execute_batch("COMMIT").unwrap();
     let res = first.join().unwrap();
     assert_eq!(res.status, 200, "the waiting request completes: {}", res.text());
-    let texts = common::texts(&server.transcript_from(&id, 0), "Text");
+    let texts = texts(&server.transcript_from(&id, 0), "Text");
     assert_eq!(texts, [text], "refused requests changed nothing");
 }

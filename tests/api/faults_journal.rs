@@ -3,13 +3,11 @@
 //! the admin API untouched; every request recorded, bodies cut at 4 KiB, the size bound, the
 //! switch, and the journal across a restart.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, APIKEY};
+use crate::helpers::{Server, APIKEY};
 use serde_json::{json, Value};
 
 fn add_fault(server: &Server, rule: Value) -> String {

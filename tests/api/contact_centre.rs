@@ -1,14 +1,12 @@
-mod common;
-
-// The simulated contact centre (SPEC.md sections 1–3): the bot agent's join and replies,
-// typing, system messages, inactivity, the state machine driven through the admin API, its
-// refusals, the admin views, and seeded runs. Every wait has a deadline and watches something
-// observable (the transcript, the state, or the chat's `pendingWork` in the admin detail).
+//! The simulated contact centre (SPEC.md sections 1–3): the bot agent's join and replies,
+//! typing, system messages, inactivity, the state machine driven through the admin API, its
+//! refusals, the admin views, and seeded runs. Every wait has a deadline and watches something
+//! observable (the transcript, the state, or the chat's `pendingWork` in the admin detail).
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{indexes, messages, texts, Response, Server};
+use crate::helpers::{indexes, messages, texts, Response, Server};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -399,7 +397,7 @@ fn a_chat_whose_customer_keeps_talking_stays_open() {
 
 #[test]
 fn in_manual_mode_no_agent_joins_or_replies_by_itself() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     assert_ok(server.send_message(&id, "Hello?"));
     let chat = server.admin_chat(&id);
@@ -423,7 +421,7 @@ fn in_manual_mode_no_agent_joins_or_replies_by_itself() {
 
 #[test]
 fn an_admin_agent_joins_talks_leaves_rejoins_and_closes_the_chat() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     let customer = json!({"nickname": "James", "participantId": "1", "type": "Customer"});
     let ann = json!({"nickname": "Ann", "participantId": "3", "type": "Agent"});
@@ -510,7 +508,7 @@ fn an_admin_agent_joins_talks_leaves_rejoins_and_closes_the_chat() {
 
 #[test]
 fn the_customer_completing_leaves_the_chat_idle() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     assert_ok(server.agent(&id, json!({"action": "join", "nickname": "Ann"})));
     let before = server.all_messages(&id).len();
@@ -590,7 +588,7 @@ fn in_bot_mode_the_bot_answers_as_an_admin_joined_agent() {
 
 #[test]
 fn every_agent_action_on_an_ended_chat_is_refused() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     assert_ok(server.agent(&id, json!({"action": "join", "nickname": "Ann"})));
     assert_ok(server.complete(&id));
@@ -611,7 +609,7 @@ fn every_agent_action_on_an_ended_chat_is_refused() {
 
 #[test]
 fn invalid_agent_requests_are_refused_and_change_nothing() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     let agent = |body: Value| server.agent(&id, body);
 
@@ -661,7 +659,7 @@ fn admin_requests_for_an_unknown_chat_are_404() {
 
 #[test]
 fn health_reports_version_database_and_chats_by_state() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let waiting = server.request_chat("Wendy");
     let chatting = server.request_chat("Chad");
     assert_ok(server.agent(&chatting, json!({"action": "join", "nickname": "Ann"})));
@@ -686,7 +684,7 @@ fn health_reports_version_database_and_chats_by_state() {
 
 #[test]
 fn the_admin_chat_list_shows_every_chat_and_filters_by_state() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let open = server.request_chat("Olivia");
     let done = server.request_chat("Dan");
     assert_ok(server.send_message(&done, "Bye."));
@@ -716,7 +714,7 @@ fn the_admin_chat_list_shows_every_chat_and_filters_by_state() {
 
 #[test]
 fn the_agent_side_reads_the_transcript_with_its_own_cursor() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let id = server.request_chat("James");
     assert_ok(server.agent(&id, json!({"action": "join", "nickname": "Ann"})));
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{http, TempDir};
+use crate::helpers::{try_request, wait_for, TempDir};
 
 /// Debian's paths; `GWS_CHROMIUM` and `GWS_CHROMEDRIVER` point elsewhere.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -67,7 +67,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        super::wait_for("chromedriver to listen", Duration::from_secs(20), || {
+        wait_for("chromedriver to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
         });
         // Headless windows are at least 500 px wide: phone widths need device emulation.
@@ -98,7 +98,10 @@ impl Browser {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let headers: &[(&str, &str)] =
             if method == "POST" { &[("Content-Type", "application/json")] } else { &[] };
-        let res = http(self.port, method, path, headers, body.as_bytes());
+        let res =
+            try_request(self.port, method, path, headers, body.as_bytes()).unwrap_or_else(|e| {
+                panic!("WebDriver {method} {path}: no answer from chromedriver: {e}")
+            });
         let json = res.json();
         if res.status != 200 {
             panic!("WebDriver {method} {path} failed ({}): {}", res.status, json["value"]);
@@ -230,10 +233,8 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let path = format!("/session/{}", self.session);
-                http(self.port, "DELETE", &path, &[], b"")
-            }));
+            let path = format!("/session/{}", self.session);
+            let _ = try_request(self.port, "DELETE", &path, &[], b"");
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();

@@ -1,15 +1,17 @@
 //! The test harness: starts the real `gws-emulator` binary on a free port with its own temporary
-//! folder (database, logs), and talks to it over real HTTP/1.1. Every test file uses it.
-#![allow(dead_code)]
+//! folder (database, logs), and talks to it over real HTTP/1.1 with one client whose calls return
+//! `Result`, so a test that provokes failures (a hang, a cut connection, a killed emulator) sees
+//! them as values; `Server`'s panicking conveniences (`get`, `post`, `request_chat`, …) are built
+//! on it. It also keeps the heavy tests apart from the rest (`exclusive`).
 
-pub mod sse;
-pub mod webdriver;
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::cell::Cell;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::marker::PhantomData;
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -26,10 +28,92 @@ const FAST_DEFAULTS: &[(&str, &str)] = &[
     ("--scheduler-tick", "10ms"),
 ];
 
+// ---- heavy tests run alone ----
+
+/// The tests of this binary run two at a time. A heavy test (one that keeps both cores busy for
+/// seconds: `load`'s 64-client and 10 000-chat runs, `crash_safety`, `schemathesis`) takes
+/// `exclusive()` first: it waits until no emulator of another test is running, and while it holds
+/// the guard no other test's emulator starts (each `Server` of an ordinary test holds a shared
+/// pass for its lifetime). So the timings of ordinary tests never compete with a heavy test, and
+/// heavy tests never compete with each other.
+///
+/// Shared passes do not wait for a heavy test that is only waiting, so a test may hold several
+/// emulators at once (also from threads it spawns) without deadlock. A heavy test must start its
+/// emulators on its own thread, where they take no pass.
+pub fn exclusive() -> Exclusive {
+    let mut gate = gate();
+    while gate.exclusive || gate.shared > 0 {
+        gate = GATE_TURN.wait(gate).unwrap_or_else(PoisonError::into_inner);
+    }
+    gate.exclusive = true;
+    HOLDS_EXCLUSIVE.with(|h| h.set(true));
+    Exclusive { _not_send: PhantomData }
+}
+
+/// Held by a heavy test for as long as it runs; see `exclusive`.
+#[must_use = "the test runs alone only while the guard is held"]
+pub struct Exclusive {
+    /// Dropped on the thread that took it (it clears that thread's mark).
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        gate().exclusive = false;
+        HOLDS_EXCLUSIVE.with(|h| h.set(false));
+        GATE_TURN.notify_all();
+    }
+}
+
+struct GateState {
+    shared: usize,
+    exclusive: bool,
+}
+
+static GATE: Mutex<GateState> = Mutex::new(GateState { shared: 0, exclusive: false });
+static GATE_TURN: Condvar = Condvar::new();
+
+thread_local! {
+    static HOLDS_EXCLUSIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn gate() -> MutexGuard<'static, GateState> {
+    GATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An ordinary test's pass, held by its `Server`: none on the thread of a heavy test.
+struct SharedPass;
+
+impl SharedPass {
+    fn take() -> Option<SharedPass> {
+        if HOLDS_EXCLUSIVE.with(Cell::get) {
+            return None;
+        }
+        let mut gate = gate();
+        while gate.exclusive {
+            gate = GATE_TURN.wait(gate).unwrap_or_else(PoisonError::into_inner);
+        }
+        gate.shared += 1;
+        Some(SharedPass)
+    }
+}
+
+impl Drop for SharedPass {
+    fn drop(&mut self) {
+        let mut gate = gate();
+        gate.shared -= 1;
+        if gate.shared == 0 {
+            GATE_TURN.notify_all();
+        }
+    }
+}
+
+// ---- a temporary folder per emulator ----
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh folder under the system's temp dir, removed when dropped unless the test failed.
-pub struct TempDir(pub PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new() -> TempDir {
@@ -63,20 +147,16 @@ fn nanos() -> u128 {
         as u128
 }
 
+// ---- the emulator ----
+
 pub struct ServerBuilder {
     args: Vec<(String, String)>,
     envs: Vec<(String, String)>,
     dir: Option<TempDir>,
 }
 
-impl Default for ServerBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl ServerBuilder {
-    pub fn new() -> ServerBuilder {
+    fn new() -> ServerBuilder {
         ServerBuilder {
             args: FAST_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             envs: Vec::new(),
@@ -103,6 +183,7 @@ impl ServerBuilder {
     }
 
     pub fn start(self) -> Server {
+        let pass = SharedPass::take();
         let dir = self.dir.unwrap_or_else(TempDir::new);
         let mut server = Server {
             child: None,
@@ -111,6 +192,7 @@ impl ServerBuilder {
             dir,
             args: self.args,
             envs: self.envs,
+            _pass: pass,
         };
         server.spawn();
         server
@@ -126,6 +208,8 @@ pub struct Server {
     pub dir: TempDir,
     args: Vec<(String, String)>,
     envs: Vec<(String, String)>,
+    /// Released after the process is killed (fields drop after `Drop::drop`).
+    _pass: Option<SharedPass>,
 }
 
 impl Server {
@@ -134,9 +218,10 @@ impl Server {
         ServerBuilder::new().start()
     }
 
-    /// An emulator whose agent side moves only through the admin API.
+    /// The same in manual agent mode: the agent side only moves through the admin API, so
+    /// nothing changes a chat behind the test's back.
     pub fn manual() -> Server {
-        ServerBuilder::new().arg("--agent-mode", "manual").start()
+        Server::builder().arg("--agent-mode", "manual").start()
     }
 
     pub fn builder() -> ServerBuilder {
@@ -197,7 +282,7 @@ impl Server {
                 let status = self.child.as_mut().unwrap().try_wait().ok().flatten();
                 panic!(
                     "the emulator did not start (exit: {status:?}); stderr:\n{}",
-                    std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default()
+                    self.stderr_text()
                 );
             }
         }
@@ -261,8 +346,26 @@ impl Server {
         std::fs::read_to_string(self.log_dir().join("chat.log")).unwrap_or_default()
     }
 
+    /// What the emulator wrote to stderr (panics end up here).
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default()
+    }
+
     // ---- HTTP ----
 
+    /// One request on a new connection (see `try_request`).
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, String> {
+        try_request(self.port, method, path, headers, body)
+    }
+
+    /// `try_request`, panicking when no whole answer arrives.
+    #[track_caller]
     pub fn request(
         &self,
         method: &str,
@@ -270,13 +373,17 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
-        http(self.port, method, path, headers, body)
+        self.try_request(method, path, headers, body).unwrap_or_else(|e| {
+            panic!("{method} {path}: no answer from the emulator on port {}: {e}", self.port)
+        })
     }
 
+    #[track_caller]
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, &[], b"")
     }
 
+    #[track_caller]
     pub fn post(&self, path: &str, body: &Value) -> Response {
         self.request(
             "POST",
@@ -286,11 +393,13 @@ impl Server {
         )
     }
 
+    #[track_caller]
     pub fn delete(&self, path: &str) -> Response {
         self.request("DELETE", path, &[], b"")
     }
 
     /// RequestChat; returns the new chat's id.
+    #[track_caller]
     pub fn request_chat(&self, nickname: &str) -> String {
         let res = self.post(
             "/api/v2/chats",
@@ -301,46 +410,54 @@ impl Server {
     }
 
     /// Posts an operation to a chat, e.g. `op(id, json!({"operationName":"Complete"}))`.
+    #[track_caller]
     pub fn op(&self, id: &str, body: Value) -> Response {
         self.post(&format!("/api/v2/chats/{id}"), &body)
     }
 
+    #[track_caller]
     pub fn send_message(&self, id: &str, text: &str) -> Response {
         self.op(id, json!({"operationName": "SendMessage", "text": text}))
     }
 
+    #[track_caller]
     pub fn complete(&self, id: &str) -> Response {
         self.op(id, json!({"operationName": "Complete"}))
     }
 
     /// GetChat's `chat` object (asserting success).
+    #[track_caller]
     pub fn chat(&self, id: &str) -> Value {
         let res = self.get(&format!("/api/v2/chats/{id}"));
         assert_eq!(res.status, 200, "GetChat: {}", res.text());
         res.json()["chat"].clone()
     }
 
+    #[track_caller]
     pub fn state(&self, id: &str) -> String {
         self.chat(id)["state"].as_str().unwrap().to_string()
     }
 
     /// GetTranscript without index: the messages not yet received.
+    #[track_caller]
     pub fn poll(&self, id: &str) -> Vec<Value> {
         messages(&self.get(&format!("/api/v2/chats/{id}/messages")))
     }
 
     /// GetTranscript with `?index=N`.
+    #[track_caller]
     pub fn transcript_from(&self, id: &str, index: u64) -> Vec<Value> {
         messages(&self.get(&format!("/api/v2/chats/{id}/messages?index={index}")))
     }
 
     /// The whole transcript, read through the admin API (moves no customer cursor).
+    #[track_caller]
     pub fn all_messages(&self, id: &str) -> Vec<Value> {
-        let res = self.get(&format!("/__admin/chats/{id}"));
-        assert_eq!(res.status, 200, "admin chat: {}", res.text());
-        res.json()["chat"]["messages"].as_array().unwrap().clone()
+        self.admin_chat(id)["messages"].as_array().unwrap().clone()
     }
 
+    /// The admin detail of a chat (asserting success).
+    #[track_caller]
     pub fn admin_chat(&self, id: &str) -> Value {
         let res = self.get(&format!("/__admin/chats/{id}"));
         assert_eq!(res.status, 200, "admin chat: {}", res.text());
@@ -348,6 +465,7 @@ impl Server {
     }
 
     /// Acts as the agent: `agent(id, json!({"action":"join","nickname":"Ann"}))`.
+    #[track_caller]
     pub fn agent(&self, id: &str, body: Value) -> Response {
         self.post(&format!("/__admin/chats/{id}/agent"), &body)
     }
@@ -382,6 +500,7 @@ impl Drop for Server {
     }
 }
 
+/// Polls `check` until it returns Some, or panics naming `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -395,6 +514,8 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
     }
 }
 
+/// The messages of a successful GetTranscript answer.
+#[track_caller]
 pub fn messages(res: &Response) -> Vec<Value> {
     assert_eq!(res.status, 200, "GetTranscript: {}", res.text());
     let body = res.json();
@@ -438,7 +559,10 @@ pub fn run_emulator(args: &[&str], envs: &[(&str, &str)], dir: &Path) -> Output 
     child.wait_with_output().unwrap()
 }
 
-// ---- a minimal HTTP/1.1 client over TcpStream, so tests control every byte ----
+// ---- the HTTP/1.1 client: one request per connection, every byte the test's, bounded in time ----
+
+/// How long a request may take by default before it counts as a hang.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -456,6 +580,7 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    #[track_caller]
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("response is not JSON ({e}): {:?}", self.text()))
@@ -472,113 +597,260 @@ impl Response {
     }
 }
 
-/// Sends one request on a new connection and reads the whole response.
-pub fn http(
+/// Sends a well-framed request (see `wire`) to `127.0.0.1:port` on a new connection and reads
+/// its answer within `TIMEOUT`. `Err` when the connection is refused, or closed or cut before a
+/// whole answer arrived, or nothing complete came in time.
+pub fn try_request(
     port: u16,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Response {
+) -> Result<Response, String> {
+    let how = Exchange { head: method == "HEAD", ..Exchange::default() };
+    exchange(port, &wire(method, path, headers, body), how)
+}
+
+/// A request as a well-behaved client frames it: the request line, `Host`, `Connection: close`,
+/// the headers given, a `Content-Length` unless those frame the body themselves (a
+/// `Content-Length` or `Transfer-Encoding` of theirs), and the body.
+pub fn wire(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    let mut has_length = false;
+        format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let mut framed = false;
     for (k, v) in headers {
-        has_length |=
+        framed |=
             k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !has_length && (!body.is_empty() || method == "POST" || method == "PUT") {
+    if !framed {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
     let mut raw = head.into_bytes();
     raw.extend_from_slice(body);
-    raw_request(port, &raw)
+    raw
 }
 
-/// Sends raw bytes and parses the response (the server may answer before reading them all).
-pub fn raw_request(port: u16, raw: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the emulator");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    stream.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
-    // A server that refuses a large body early may close before reading it all: not an error.
-    let _ = stream.write_all(raw);
-    let _ = stream.flush();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    loop {
-        if response_complete(&buf) {
-            break;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if !buf.is_empty() && e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading the response failed: {e} (got {} bytes)", buf.len()),
-        }
+/// `body` in the chunked transfer coding, in chunks of at most `size` bytes, with the last chunk.
+pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / size * 8 + 16);
+    for piece in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
     }
-    parse_response(&buf)
-}
-
-/// Whether `buf` holds a whole response (by Content-Length, or the last chunk), so a peer that
-/// keeps the connection open despite `Connection: close` does not make us wait for EOF.
-fn response_complete(buf: &[u8]) -> bool {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-    let body = &buf[end + 4..];
-    if head.contains("transfer-encoding: chunked") {
-        return body.ends_with(b"0\r\n\r\n");
-    }
-    head.lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .is_some_and(|len| body.len() >= len)
-}
-
-fn parse_response(buf: &[u8]) -> Response {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("no complete response head in {:?}", String::from_utf8_lossy(buf))
-    });
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status: u16 =
-        status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let mut body = buf[end + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        body = dechunk(&body);
-    } else if let Some(len) = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-    {
-        body.truncate(len);
-    }
-    Response { status, headers, body }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(pos) = data.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..pos]);
-        let size =
-            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        let start = pos + 2;
-        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
-        data = &data[(start + size + 2).min(data.len())..];
-    }
+    out.extend_from_slice(b"0\r\n\r\n");
     out
+}
+
+/// How `exchange` sends a request and reads its answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// The request is a HEAD: no body follows the answer's head.
+    pub head: bool,
+    /// Close the write side after sending (for a body shorter than its Content-Length).
+    pub half_close: bool,
+    /// How long the whole answer may take.
+    pub limit: Duration,
+}
+
+impl Default for Exchange {
+    fn default() -> Exchange {
+        Exchange { head: false, half_close: false, limit: TIMEOUT }
+    }
+}
+
+/// Sends `raw`, exactly these bytes, on a new connection and reads one answer: an interim
+/// `100 Continue` is skipped, the body is read as its head frames it (Content-Length, chunked,
+/// or until the server closes). A large `raw` is written from another thread, so a server that
+/// answers before reading it all cannot deadlock the test.
+pub fn exchange(port: u16, raw: &[u8], how: Exchange) -> Result<Response, String> {
+    let buf = talk(port, raw, how.half_close, how.limit, |buf| response_complete(buf, how.head))?;
+    parse_response(&buf, how.head)
+}
+
+/// Sends `raw` and reads everything the server sends until it closes the connection (several
+/// answers to pipelined requests, say), within `limit`.
+pub fn read_until_close(port: u16, raw: &[u8], limit: Duration) -> Result<Vec<u8>, String> {
+    talk(port, raw, false, limit, |_| false)
+}
+
+/// What a socket's send buffer surely takes at once: written without a thread.
+const SMALL: usize = 16 * 1024;
+
+/// Writes `raw` and reads until `done` says the answer is whole, the server closes, or `limit`.
+fn talk(
+    port: u16,
+    raw: &[u8],
+    half_close: bool,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<u8>, String> {
+    let stream = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            // A signal arrived while connecting: try again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot connect: {e}")),
+        }
+    };
+    let send = move |mut writer: &TcpStream, bytes: &[u8]| {
+        // A server that refuses early may close before reading everything: not an error here.
+        let _ = writer.write_all(bytes);
+        let _ = writer.flush();
+        if half_close {
+            let _ = writer.shutdown(Shutdown::Write);
+        }
+    };
+    let sender = if raw.len() <= SMALL {
+        send(&stream, raw);
+        None
+    } else {
+        let writer = stream.try_clone().map_err(|e| format!("cannot clone the socket: {e}"))?;
+        let bytes = raw.to_vec();
+        Some(std::thread::spawn(move || send(&writer, &bytes)))
+    };
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let late = |buf: &[u8]| {
+        format!(
+            "no complete answer within {limit:?} ({} bytes so far: {})",
+            buf.len(),
+            preview(buf)
+        )
+    };
+    let result = loop {
+        if done(&buf) {
+            break Ok(());
+        }
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break Err(late(&buf));
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match (&stream).read(&mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            // A signal arrived (a socket read with a timeout is not restarted): read on.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset && !buf.is_empty() => break Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break Err(late(&buf))
+            }
+            Err(e) => break Err(format!("reading failed: {e} ({} bytes so far)", buf.len())),
+        }
+    };
+    // Unblocks the writer if the server stopped reading a large body without closing.
+    let _ = stream.shutdown(Shutdown::Both);
+    if let Some(sender) = sender {
+        let _ = sender.join();
+    }
+    result.map(|()| buf)
+}
+
+type Headers = Vec<(String, String)>;
+
+/// The final (non-1xx) response head in `buf`: status, headers, and where its body starts.
+fn final_head(buf: &[u8]) -> Option<(u16, Headers, usize)> {
+    let mut start = 0;
+    loop {
+        let end = start + buf[start..].windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let text = String::from_utf8_lossy(&buf[start..end - 4]).into_owned();
+        let mut lines = text.split("\r\n");
+        let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        if (100..200).contains(&status) {
+            // An interim answer (100 Continue): the real one follows.
+            start = end;
+            continue;
+        }
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        return Some((status, headers, end));
+    }
+}
+
+enum Framing {
+    Empty,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(status: u16, headers: &[(String, String)], head: bool) -> Framing {
+    let get = |name: &str| {
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    };
+    if head || status == 204 || status == 304 {
+        Framing::Empty
+    } else if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        Framing::Chunked
+    } else if let Some(len) = get("content-length").and_then(|v| v.parse().ok()) {
+        Framing::Length(len)
+    } else {
+        Framing::UntilClose
+    }
+}
+
+fn response_complete(buf: &[u8], head: bool) -> bool {
+    let Some((status, headers, end)) = final_head(buf) else { return false };
+    match framing(status, &headers, head) {
+        Framing::Empty => true,
+        Framing::Length(n) => buf.len() - end >= n,
+        Framing::Chunked => dechunk(&buf[end..]).is_ok(),
+        Framing::UntilClose => false,
+    }
+}
+
+fn parse_response(buf: &[u8], head: bool) -> Result<Response, String> {
+    let (status, headers, end) =
+        final_head(buf).ok_or_else(|| format!("no complete response head in {}", preview(buf)))?;
+    let rest = &buf[end..];
+    let body = match framing(status, &headers, head) {
+        // Whatever follows the head of a HEAD answer is reported as its (forbidden) body.
+        Framing::Empty | Framing::UntilClose => rest.to_vec(),
+        Framing::Length(n) if rest.len() >= n => rest[..n].to_vec(),
+        Framing::Length(n) => {
+            return Err(format!("the body was cut short: {} of {n} bytes", rest.len()))
+        }
+        Framing::Chunked => dechunk(rest)?,
+    };
+    Ok(Response { status, headers, body })
+}
+
+/// Decodes a chunked body; an error while it is incomplete or malformed.
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let pos = data.windows(2).position(|w| w == b"\r\n").ok_or("incomplete chunk size")?;
+        let size_text = String::from_utf8_lossy(&data[..pos]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        data = &data[pos + 2..];
+        if size == 0 {
+            return if data.starts_with(b"\r\n") { Ok(out) } else { Err("incomplete end".into()) };
+        }
+        if data.len() < size + 2 {
+            return Err("incomplete chunk".into());
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// Bytes for a failure message: escaped, and cut in the middle when long.
+pub fn preview(bytes: &[u8]) -> String {
+    const KEEP: usize = 300;
+    if bytes.len() <= 2 * KEEP {
+        return bytes.escape_ascii().to_string();
+    }
+    format!(
+        "{} …[{} bytes]… {}",
+        bytes[..KEEP].escape_ascii(),
+        bytes.len() - 2 * KEEP,
+        bytes[bytes.len() - KEEP..].escape_ascii()
+    )
 }

@@ -2,11 +2,9 @@
 //! run in due order before the answer; its state surviving restarts; runs that repeat byte for
 //! byte with a seed and a frozen clock.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{messages, texts, Server};
+use crate::helpers::{messages, texts, Server};
 use serde_json::{json, Value};
 
 const START: &str = "2026-01-01T00:00:00Z";

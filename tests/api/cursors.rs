@@ -2,23 +2,16 @@
 //! recovers the transcript without moving the cursor backwards, and concurrent writers and
 //! readers never produce a gap, a duplicate or a skipped message.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{indexes, texts, Server};
+use crate::helpers::{indexes, texts, Server};
 use serde_json::{json, Value};
-
-/// Manual agent mode and no system messages: only the test writes to the chat.
-fn quiet_server() -> Server {
-    Server::builder().arg("--agent-mode", "manual").start()
-}
 
 #[test]
 fn polling_delivers_each_message_once() {
-    let server = quiet_server();
+    let server = Server::manual();
     let id = server.request_chat("Ada");
     let first = server.poll(&id);
     assert_eq!(indexes(&first), [1, 2], "the customer's and system's ParticipantJoined");
@@ -34,7 +27,7 @@ fn polling_delivers_each_message_once() {
 
 #[test]
 fn index_returns_from_that_message_on_and_moves_the_cursor_forward_only() {
-    let server = quiet_server();
+    let server = Server::manual();
     let id = server.request_chat("Ada");
     for text in ["a", "b", "c", "d"] {
         server.send_message(&id, text);
@@ -65,7 +58,7 @@ fn index_returns_from_that_message_on_and_moves_the_cursor_forward_only() {
 
 #[test]
 fn concurrent_polls_never_receive_a_message_twice_or_skip_one() {
-    let server = Arc::new(quiet_server());
+    let server = Arc::new(Server::manual());
     let id = server.request_chat("Ada");
     const MESSAGES: usize = 150;
     const POLLERS: usize = 8;
@@ -110,7 +103,7 @@ fn concurrent_polls_never_receive_a_message_twice_or_skip_one() {
 
 #[test]
 fn sixteen_concurrent_writers_get_contiguous_indexes() {
-    let server = Arc::new(quiet_server());
+    let server = Arc::new(Server::manual());
     let id = server.request_chat("Ada");
     server.agent(&id, json!({"action": "join", "nickname": "Ann"}));
     const WRITERS: usize = 16;
@@ -156,7 +149,7 @@ fn sixteen_concurrent_writers_get_contiguous_indexes() {
 
 #[test]
 fn concurrent_chats_do_not_disturb_each_other() {
-    let server = Arc::new(quiet_server());
+    let server = Arc::new(Server::manual());
     let ids: Vec<String> = (0..8).map(|i| server.request_chat(&format!("c{i}"))).collect();
     let threads: Vec<_> = ids
         .iter()

@@ -1,11 +1,9 @@
 //! Configuration as a user meets it: `--help`, flags and environment variables (the flag wins),
 //! bad values stopping the start with a message naming the option, and clear start-up errors.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{run_emulator, Server, TempDir};
+use crate::helpers::{run_emulator, try_request, Server, TempDir, BIN};
 
 /// Every flag and environment variable of SPEC.md section 4.
 const SPEC_OPTIONS: &[(&str, &str)] = &[
@@ -168,7 +166,7 @@ fn a_file_that_is_not_a_database_is_refused() {
 fn on_its_defaults_it_creates_chat_db_and_logs_in_the_working_folder() {
     // Only --port 0 (so tests can run side by side); every other setting is the default.
     let dir = TempDir::new();
-    let mut child = std::process::Command::new(common::BIN)
+    let mut child = std::process::Command::new(BIN)
         .args(["--port", "0"])
         .current_dir(dir.path())
         .env_remove("RUST_LOG")
@@ -184,10 +182,10 @@ fn on_its_defaults_it_creates_chat_db_and_logs_in_the_working_folder() {
     .unwrap();
     let port: u16 = line.trim().trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
     assert!(line.contains("http://127.0.0.1:"), "binds to loopback by default: {line}");
-    let res = common::http(port, "GET", "/__admin/health", &[], b"");
+    let res = try_request(port, "GET", "/__admin/health", &[], b"");
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(res.status, 200);
+    assert_eq!(res.expect("an answer to GET /__admin/health").status, 200);
     assert!(dir.path().join("chat.db").exists());
     assert!(dir.path().join("logs").join("chat.log").exists());
 }

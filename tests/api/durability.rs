@@ -2,11 +2,9 @@
 //! and read cursors, and every acknowledged write even after SIGKILL. Deleting chat.db resets
 //! the emulator even when a crash left chat.db-wal and chat.db-shm behind.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{indexes, texts, Server, TempDir};
+use crate::helpers::{indexes, texts, Server, TempDir};
 use serde_json::{json, Value};
 
 fn now_ms() -> i64 {
@@ -87,7 +85,7 @@ fn a_reply_scheduled_before_a_restart_is_sent_after_it_exactly_once() {
 
 #[test]
 fn transcripts_and_read_cursors_survive_a_restart() {
-    let mut server = Server::builder().arg("--agent-mode", "manual").start();
+    let mut server = Server::manual();
     let id = server.request_chat("Ada");
     server.send_message(&id, "before the restart");
     let before = server.poll(&id);
@@ -112,7 +110,7 @@ fn transcripts_and_read_cursors_survive_a_restart() {
 
 #[test]
 fn acknowledged_messages_survive_sigkill() {
-    let mut server = Server::builder().arg("--agent-mode", "manual").start();
+    let mut server = Server::manual();
     let id = server.request_chat("Ada");
     for i in 0..100 {
         assert_eq!(server.send_message(&id, &format!("m{i}")).status, 200);
@@ -168,7 +166,7 @@ fn deleting_chat_db_after_a_clean_stop_resets() {
 
 #[test]
 fn the_schema_is_recorded_and_readable_in_sqlite() {
-    let mut server = Server::builder().arg("--agent-mode", "manual").start();
+    let mut server = Server::manual();
     let id = server.request_chat("Ada");
     server.send_message(&id, "hello from the shell");
     server.stop();
@@ -203,7 +201,7 @@ fn the_schema_is_recorded_and_readable_in_sqlite() {
 
 #[test]
 fn deleting_chat_db_while_running_starts_over_on_a_fresh_database() {
-    let server = Server::builder().arg("--agent-mode", "manual").start();
+    let server = Server::manual();
     let old = server.request_chat("Ada");
     server.send_message(&old, "into the old file");
     std::fs::remove_file(server.db()).unwrap();

@@ -4,14 +4,12 @@
 //! interpreter is reported loudly and the test passes, unless GWS_REQUIRE_EXAMPLES=1 (set by
 //! .ci/run) makes it a failure.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{texts, Server, APIKEY};
+use crate::helpers::{texts, Server, APIKEY};
 use serde_json::json;
 
 struct Example {
