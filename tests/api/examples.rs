@@ -274,3 +274,39 @@ fn php_example_chats_with_the_bot() {
 fn php_example_fails_clearly() {
     fails_clearly(&PHP);
 }
+
+/// examples/fast_test.py, a unittest of a whole chat life on the frozen clock, passes against an
+/// emulator on its default timings (half an hour of them) in seconds.
+#[test]
+fn python_fast_test_moves_the_clock_instead_of_waiting() {
+    let fast = Example { file: "examples/fast_test.py", ..PYTHON };
+    if !fast.available() {
+        return;
+    }
+    let server = Server::builder()
+        .arg("--require-apikey", "true")
+        .arg("--apikey", APIKEY)
+        .arg("--agent-join-delay", "1s..4s")
+        .arg("--reply-delay", "0s..2s")
+        .arg("--system-message-interval", "20s")
+        .arg("--idle-timeout", "30m")
+        .arg("--admin-token", "t0ken")
+        .start();
+    let started = Instant::now();
+    let run = fast.run(&api(&server), &[("GWS_ADMIN_TOKEN", "t0ken")]);
+    assert!(run.success, "{} failed\n{run}", fast.file);
+    assert!(started.elapsed() < Duration::from_secs(30), "it waited\n{run}");
+    assert!(run.stderr.contains("OK"), "unittest's verdict\n{run}");
+    assert!(run.stdout.contains("a chat's whole life"), "{run}");
+    let chats = server
+        .request("GET", "/__admin/chats", &[("Authorization", "Bearer t0ken")], b"")
+        .json()["chats"]
+        .clone();
+    assert_eq!(chats.as_array().unwrap().len(), 1, "{chats}");
+    assert_eq!(chats[0]["state"], "Idle");
+    // A failing test fails: against an emulator whose bot is off, the agent never joins.
+    let manual = Server::builder().arg("--agent-mode", "manual").start();
+    let run = fast.run(&api(&manual), &[]);
+    assert!(!run.success, "the test should fail without an agent\n{run}");
+    assert!(run.stderr.contains("FAILED"), "{run}");
+}
