@@ -41,7 +41,7 @@ struct Cli {
           value_parser = port, hide_env_values = true)]
     port: u16,
 
-    /// Address to listen on; the admin API is unauthenticated, so keep it on loopback
+    /// Address to listen on; beyond loopback, set --admin-token (the admin API reads and deletes every chat)
     #[arg(long, allow_hyphen_values = true, env = "GWS_BIND", value_name = "ADDR", default_value = "127.0.0.1",
           value_parser = bind_address, hide_env_values = true)]
     bind: String,
@@ -61,7 +61,7 @@ struct Cli {
           value_parser = path, hide_env_values = true)]
     log_dir: PathBuf,
 
-    /// bot: an agent joins and replies by itself; manual: drive the agent through /__admin
+    /// bot: an agent joins and replies by itself; manual: drive the agent through /__admin (the same as --scenario manual)
     #[arg(long, allow_hyphen_values = true, env = "GWS_AGENT_MODE", value_name = "bot|manual", default_value = "bot",
           value_parser = agent_mode, hide_env_values = true)]
     agent_mode: AgentMode,

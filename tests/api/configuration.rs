@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::helpers::{run_emulator, try_request, Server, TempDir, BIN};
 
-/// Every flag and environment variable of SPEC.md section 4.
-const SPEC_OPTIONS: &[(&str, &str)] = &[
+/// The flags and environment variables of the original contract (README "Configuration").
+const CONTRACT_OPTIONS: &[(&str, &str)] = &[
     ("--port", "PORT"),
     ("--bind", "GWS_BIND"),
     ("--db", "GWS_DB"),
@@ -34,7 +34,7 @@ fn help_lists_every_option_with_its_environment_variable_and_default() {
     let out = run_emulator(&["--help"], &[], dir.path());
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for (flag, env) in SPEC_OPTIONS {
+    for (flag, env) in CONTRACT_OPTIONS {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(help.contains(env), "--help lacks {env}");
     }

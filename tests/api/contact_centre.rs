@@ -1,4 +1,4 @@
-//! The simulated contact centre (SPEC.md sections 1–3): the bot agent's join and replies,
+//! The simulated contact centre (docs/api.md sections 2, 3, 5 and 6): the bot agent's join and replies,
 //! typing, system messages, inactivity, the state machine driven through the admin API, its
 //! refusals, the admin views, and seeded runs. Every wait has a deadline and watches something
 //! observable (the transcript, the state, or the chat's `pendingWork` in the admin detail).

@@ -2,7 +2,7 @@
 //! mistyped, oversized, badly framed, with traversal in ids and static paths, every method on
 //! every route — and, with `proptest`, requests no one listed. Each must get its answer in
 //! seconds, never a 5xx, always a GWS JSON error (`statusCode` + `statusMessage`) when refused,
-//! the status and code SPEC.md's error table gives where it gives one, and must change nothing.
+//! the status and code the error table (docs/api.md section 4) gives where it gives one, and must change nothing.
 //!
 //! `table`: the listed requests, read from `tests/fixtures/hostile/`; `pipelining`: a request
 //! behind `Connection: close`; `properties`: the generated ones. Every request goes over its own

@@ -23,7 +23,7 @@ const OPERATIONS: [&str; 5] = [
 ];
 const ACTIONS: [&str; 8] =
     ["join", "message", "typingStarted", "typingStopped", "pushUrl", "notice", "leave", "complete"];
-/// The GWS codes SPEC.md's table allows with each HTTP status.
+/// The GWS codes the error table (docs/api.md section 4) allows with each HTTP status.
 fn codes_for(http: u16) -> &'static [i64] {
     match http {
         400 => &[1, 2],
@@ -146,7 +146,7 @@ fn required<'a>(map: &'a Map<String, Value>, name: &str) -> Result<&'a str, (u16
     }
 }
 
-/// The refusal SPEC.md's error table prescribes for `body` posted to `route` (an existing chat),
+/// The refusal the error table (docs/api.md section 4) prescribes for `body` posted to `route` (an existing chat),
 /// from what is decided before the chat's state matters; None when the request gets further.
 fn oracle(route: Route, body: &[u8]) -> Option<(u16, i64)> {
     if body.len() > MAX_BODY {

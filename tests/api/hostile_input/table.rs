@@ -33,7 +33,7 @@ enum Want {
     Error(u16, i64),
     /// Any of these.
     AnyOf(Vec<Want>),
-    /// Some 4xx GWS error (SPEC.md does not say which, e.g. for static files).
+    /// Some 4xx GWS error (the error table does not say which, e.g. for static files).
     AnyError,
     /// Refused by actix-http's HTTP/1 parser before the application sees the request (an
     /// invalid request line or header, conflicting framing): any 4xx, and then an empty body is

@@ -1,4 +1,4 @@
-//! Every row of the error table (SPEC.md section 3), and that a refused request changes nothing.
+//! Every row of the error table (docs/api.md section 4), and that a refused request changes nothing.
 
 use super::{
     assert_refused, chat_count, chunked_post, customer_texts, padded, post_raw, snapshot, ORIGIN,

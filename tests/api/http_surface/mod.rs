@@ -1,5 +1,5 @@
-//! The HTTP surface of the customer chat API and the admin API, checked against SPEC.md
-//! sections 1 and 3: the exact success shapes, every row of the error table (and that a refused
+//! The HTTP surface of the customer chat API and the admin API, checked against docs/api.md
+//! sections 2, 4 and 6: the exact success shapes, every row of the error table (and that a refused
 //! request changes nothing), trailing slashes, content types, CORS, the apikey switch, text
 //! stored byte-for-byte, and transcript reads with `index`. One module per section; the helpers
 //! they share are here.

@@ -1,4 +1,4 @@
-//! SPEC.md section 1: the exact success shapes of RequestChat, the chat operations, GetChat and
+//! docs/api.md section 2: the exact success shapes of RequestChat, the chat operations, GetChat and
 //! GetTranscript.
 
 use super::{assert_common_headers, capabilities, customer, keys, now_ms, set, OPEN_CAPABILITIES};
