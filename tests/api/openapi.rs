@@ -1,8 +1,10 @@
 //! The OpenAPI document (src/api/openapi.json, served at `/__admin/openapi.json`) against the
-//! running emulator: every operation and every error row of SPEC.md sections 1 and 3 is driven
-//! for real, and each answer must be one the document describes for that path and method: the
-//! HTTP status documented, the Content-Type and body as documented (validated with the
-//! `jsonschema` crate), the documented headers present. At the end every status the document
+//! running emulator: every operation and every error row of SPEC.md sections 1 and 3, and of the
+//! admin routes of docs/api.md (clock, waits, event streams, scenarios, fault rules, journal, the
+//! admin token), is driven for real, and each answer must be one the document describes for that
+//! path and method: the HTTP status documented, the Content-Type and body as documented
+//! (validated with the `jsonschema` crate; each event of a stream and its JSON data too), the
+//! documented headers present. At the end every status the document
 //! lists for every operation must have been seen, so the document promises nothing the server
 //! cannot do, and every route of the server (`gws_emulator::api::ROUTES`) must be in the document.
 
@@ -13,7 +15,8 @@ use std::time::{Duration, Instant};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{json, Value};
 
-use crate::helpers::{try_request, Response, Server, APIKEY};
+use crate::helpers::{try_request, wait_for, Response, Server, APIKEY};
+use crate::sse::{SseEvent, SseStream};
 
 const DOC_FILE: &str = include_str!("../../src/api/openapi.json");
 
@@ -26,6 +29,16 @@ const ADMIN_CHAT: &str = "/__admin/chats/{id}";
 const AGENT: &str = "/__admin/chats/{id}/agent";
 const AGENT_TRANSCRIPT: &str = "/__admin/chats/{id}/messages";
 const OPENAPI: &str = "/__admin/openapi.json";
+const CLOCK: &str = "/__admin/clock";
+const CHAT_CLOCK: &str = "/__admin/chats/{id}/clock";
+const CHAT_EVENTS: &str = "/__admin/chats/{id}/events";
+const EVENTS: &str = "/__admin/events";
+const SCENARIOS: &str = "/__admin/scenarios";
+const SCENARIO: &str = "/__admin/scenarios/{name}";
+const CHAT_SCENARIO: &str = "/__admin/chats/{id}/scenario";
+const FAULTS: &str = "/__admin/faults";
+const FAULT: &str = "/__admin/faults/{id}";
+const REQUESTS: &str = "/__admin/requests";
 
 // ---- the document's schemas as JSON Schema ----
 
@@ -219,6 +232,25 @@ fn the_validator_rejects_what_the_document_does_not_allow() {
         "RequestChatRequest",
         json!({"operationName": "RequestChat", "nickname": "J", "subject": null, "userData": {"a": [1]}}),
     );
+    ok("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "x".repeat(20000)}));
+    for d in
+        [json!("30m"), json!("1500ms"), json!("7d"), json!("0"), json!(0), json!(31536000000i64)]
+    {
+        ok("Duration", d);
+    }
+    ok("SetClockRequest", json!({"freeze": true}));
+    ok("SetClockRequest", json!({"advance": "5s", "other": 1}));
+    ok("ScenarioStep", json!({"after": "1s", "join": "Kate"}));
+    ok("ScenarioStep", json!({"waitFor": "customerMessage", "match": "(?i)x", "onTimeout": null}));
+    ok("ScenarioDocument", json!({"steps": []}));
+    ok("FaultRuleRequest", json!({"fault": {"status": 503, "statusCode": null}, "times": 1}));
+    ok("FaultRuleRequest", json!({"match": {"operation": "GetChat"}, "fault": {"delay": 300000}}));
+    ok("ServerSentEvent", json!({"event": "state", "data": "{\"chatId\":\"x\"}"}));
+    ok(
+        "ServerSentEvent",
+        json!({"event": "message", "id": "5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e:12", "data": "{}"}),
+    );
+    ok("StateEvent", json!({"chatId": "5b0c8a3e-2f1d-4c6b-9e7a-0d1c2b3a4f5e", "state": "Idle"}));
 
     // `why`: where and which keyword ("$/index minimum"), and a part of the message if need be.
     let mut bad = |name: &str, v: Value, why: &str| {
@@ -290,11 +322,7 @@ fn the_validator_rejects_what_the_document_does_not_allow() {
     let not_any = "is not valid under any of the schemas listed in the 'oneOf' keyword";
     bad("ChatOperationRequest", json!({"operationName": "SendMessage", "text": "  \n"}), not_any);
     bad("ChatOperationRequest", json!({"operationName": "RequestChat", "nickname": "J"}), not_any);
-    bad(
-        "ChatOperationRequest",
-        json!({"operationName": "SendMessage", "text": "x".repeat(16385)}),
-        none,
-    );
+    bad("ChatOperationRequest", json!({"operationName": "SendMessage", "text": 5}), none);
     bad("AgentAction", json!({"action": "pushUrl", "url": "ftp://example.com"}), none);
     bad("AgentAction", json!({"action": "pushUrl", "url": "https://a\u{7}b"}), none);
     bad("AgentAction", json!({"action": "dance"}), none);
@@ -308,6 +336,34 @@ fn the_validator_rejects_what_the_document_does_not_allow() {
         json!({"operationName": "RequestChat", "nickname": "é".repeat(257)}),
         "$/nickname maxLength",
     );
+    // Durations, clock changes, scenarios, fault rules, events.
+    for d in
+        [json!("-1s"), json!("1.5s"), json!("soon"), json!(-1), json!(1.5), json!(31536000001i64)]
+    {
+        bad("Duration", d, none);
+    }
+    bad("SetClockRequest", json!({"other": 1}), "anyOf");
+    bad("SetClockRequest", json!({"freeze": "yes"}), "$/freeze type");
+    bad("ChatClockRequest", json!({}), "$ required: \"advance\"");
+    bad("ScenarioStep", json!({"join": "Kate", "say": "Hi"}), none);
+    bad("ScenarioStep", json!({"after": "1s"}), none);
+    bad("ScenarioStep", json!({"say": "  "}), none);
+    bad("ScenarioStep", json!({"leave": false}), none);
+    bad("ScenarioStep", json!({"then": "human"}), none);
+    bad("ScenarioDocument", json!({"name": ".x", "steps": []}), "$/name pattern");
+    bad("ScenarioDocument", json!({"steps": [], "extra": 1}), "$ additionalProperties");
+    bad(
+        "FaultRuleRequest",
+        json!({"match": {"operation": "Fly"}, "fault": {"drop": "after"}}),
+        "$/match/operation enum",
+    );
+    bad("FaultRuleRequest", json!({"fault": {"status": 600}}), "$/fault oneOf");
+    bad("FaultRuleRequest", json!({"fault": {"status": 503, "drop": "after"}}), "$/fault oneOf");
+    bad("FaultRuleRequest", json!({"fault": {"delay": 300001}}), "$/fault oneOf");
+    bad("FaultRuleRequest", json!({"fault": {"drop": "after"}, "times": 0}), "$/times minimum");
+    bad("ServerSentEvent", json!({"event": "ping", "data": "{}"}), "$/event enum");
+    bad("ServerSentEvent", json!({"event": "message", "id": "3", "data": "{}"}), "$/id pattern");
+    bad("ServerSentEvent", json!({"event": "state", "data": "not json"}), "$/data pattern");
     // The error responses narrow statusCode per HTTP status (allOf).
     let (not_found, _) = resolve(&doc, "/components/responses/NotFound".into());
     let not_found = format!("{not_found}/content/application~1json/schema");
@@ -496,11 +552,11 @@ impl Checker {
         self.response_conforms(&response, res)
     }
 
-    /// Whether `res` is the response object at `pointer`: its headers, media type and body.
-    fn response_conforms(&mut self, pointer: &str, res: &Response) -> Result<(), String> {
+    /// Whether `res` has the headers the response object at `pointer` documents, as documented.
+    fn headers_conform(&mut self, pointer: &str, res: &Response) -> Result<(), String> {
         let response = self.doc.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
-        let headers = response.get("headers").and_then(Value::as_object);
-        for name in headers.into_iter().flat_map(|h| h.keys()) {
+        let headers = response.get("headers").and_then(Value::as_object).cloned();
+        for name in headers.iter().flat_map(|h| h.keys()) {
             let value = res
                 .header(name)
                 .ok_or_else(|| format!("the documented header {name} is missing"))?;
@@ -510,6 +566,13 @@ impl Checker {
                 return Err(format!("header {name}: {}", summary(&problems)));
             }
         }
+        Ok(())
+    }
+
+    /// Whether `res` is the response object at `pointer`: its headers, media type and body.
+    fn response_conforms(&mut self, pointer: &str, res: &Response) -> Result<(), String> {
+        self.headers_conform(pointer, res)?;
+        let response = self.doc.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
         let Some(content) = response.get("content").and_then(Value::as_object) else {
             return match res.body.is_empty() {
                 true => Ok(()),
@@ -531,6 +594,95 @@ impl Checker {
         }
     }
 }
+
+impl Checker {
+    /// Opens the event stream `r` (a GET) and checks it against the document's 200: the status,
+    /// the documented headers, `Content-Type: text/event-stream`; then, once `trigger` ran (for a
+    /// stream that starts empty), reads `count` events and checks each against the document's
+    /// event schema and its `data` against the schema its name documents (`EVENT_DATA`). The
+    /// connection is closed when it returns. Returns the events read.
+    fn run_stream(
+        &mut self,
+        server: &Server,
+        r: Req,
+        count: usize,
+        trigger: impl FnOnce(),
+    ) -> Vec<SseEvent> {
+        let headers: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let what = format!("{} {} (as {} {})", r.method, shown_path(&r.path), r.method, r.template);
+        let mut stream = SseStream::open(server.port, &r.path, &headers);
+        let head = Response {
+            status: stream.status,
+            headers: stream
+                .head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
+            body: Vec::new(),
+        };
+        let pointer = format!("/paths/{}/get/responses/200", segment(r.template));
+        let (pointer, _) = resolve(&self.doc, pointer);
+        let mut failures = Vec::new();
+        if head.status != 200 {
+            failures.push(format!("HTTP {}, not 200: {}", head.status, stream.error_body()));
+            self.failures.extend(failures.into_iter().map(|f| format!("{what}: {f}")));
+            return Vec::new();
+        }
+        if let Err(e) = self.headers_conform(&pointer, &head) {
+            failures.push(e);
+        }
+        let media = head.header("Content-Type").unwrap_or_default().to_string();
+        if media.split(';').next().unwrap_or_default().trim() != "text/event-stream" {
+            failures.push(format!("Content-Type {media:?}, not text/event-stream"));
+        }
+        let schema = format!("{pointer}/content/text~1event-stream/schema");
+        if self.doc.pointer(&schema).is_none() {
+            failures.push("the document has no text/event-stream answer here".into());
+        }
+        trigger();
+        let mut events = Vec::new();
+        for n in 0..count {
+            let Some(event) = stream.next_event(Duration::from_secs(10)) else {
+                failures.push(format!("event {n} did not come within 10 s (got {events:?})"));
+                break;
+            };
+            let mut delivered = json!({"event": event.event, "data": event.data});
+            if let Some(id) = &event.id {
+                delivered["id"] = json!(id);
+            }
+            let problems = self.schemas.problems(&schema, &delivered);
+            if !problems.is_empty() {
+                failures.push(format!("event {n} {delivered}: {}", summary(&problems)));
+            }
+            match EVENT_DATA.iter().find(|(name, _)| *name == event.event) {
+                None => failures.push(format!("event {n}: no data schema for {:?}", event.event)),
+                Some((_, data_schema)) => match serde_json::from_str::<Value>(&event.data) {
+                    Err(e) => failures.push(format!("event {n}: data is not JSON ({e})")),
+                    Ok(data) => {
+                        let at = format!("/components/schemas/{data_schema}");
+                        let problems = self.schemas.problems(&at, &data);
+                        if !problems.is_empty() {
+                            failures.push(format!("event {n} data {data}: {}", summary(&problems)));
+                        }
+                    }
+                },
+            }
+            events.push(event);
+        }
+        if failures.is_empty() {
+            self.seen.insert((r.template.into(), "get".into(), "200".into()));
+        }
+        self.failures.extend(failures.into_iter().map(|f| format!("{what}: {f}")));
+        events
+    }
+}
+
+/// The schema of an event's `data`, by the event's name, as the document's `ServerSentEvent`
+/// says.
+const EVENT_DATA: &[(&str, &str)] =
+    &[("message", "MessageEvent"), ("state", "StateEvent"), ("chat", "ChatSummary")];
 
 /// The first few of a body's problems (a drift usually repeats in every message).
 fn summary(problems: &[Problem]) -> String {
@@ -636,6 +788,38 @@ fn the_document_is_openapi_3_and_describes_every_route_of_the_server() {
     }
     let codes = &doc["components"]["schemas"]["Error"]["properties"]["statusCode"]["enum"];
     assert_eq!(codes, &json!([1, 2, 3, 4, 6]));
+
+    // The admin token: every admin operation may need it and documents its 401; the customer
+    // operations document the apikey's.
+    let scheme = &doc["components"]["securitySchemes"]["adminToken"];
+    assert_eq!((&scheme["type"], &scheme["scheme"]), (&json!("http"), &json!("bearer")));
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
+            let unauthorized = op["responses"]["401"]["$ref"].as_str();
+            match (method.as_str(), path.starts_with("/__admin")) {
+                ("options", _) => {
+                    assert!(unauthorized.is_none(), "{path}: a preflight needs no key")
+                }
+                (_, true) => {
+                    assert_eq!(op["security"], json!([{}, {"adminToken": []}]), "{method} {path}");
+                    assert_eq!(unauthorized, Some("#/components/responses/AdminUnauthorized"));
+                }
+                (_, false) => {
+                    assert_eq!(op.get("security"), None, "{method} {path}");
+                    assert_eq!(unauthorized, Some("#/components/responses/Unauthorized"));
+                }
+            }
+        }
+    }
+    // The events of a stream: the names `EVENT_DATA` knows, each with a documented data schema.
+    let names = &doc["components"]["schemas"]["ServerSentEvent"]["properties"]["event"]["enum"];
+    let known: Vec<&str> = EVENT_DATA.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, &json!(known));
+    for (_, schema) in EVENT_DATA {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "no schema {schema}");
+    }
+    // The document speaks for itself: no reference to files a user does not have.
+    assert!(!DOC_FILE.contains("SPEC.md"), "the document mentions SPEC.md");
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {
@@ -680,6 +864,13 @@ fn successes(c: &mut Checker) {
     c.run(
         &s,
         post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "Hello 👋 <b>"})),
+        200,
+        Some(0),
+    );
+    // No cap on texts by default (only the body limit).
+    c.run(
+        &s,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "é".repeat(20_000)})),
         200,
         Some(0),
     );
@@ -762,11 +953,21 @@ fn successes(c: &mut Checker) {
         (AGENT, "/__admin/chats/x/agent".into()),
         (AGENT_TRANSCRIPT, "/__admin/chats/x/messages".into()),
         (OPENAPI, OPENAPI.into()),
+        (CLOCK, CLOCK.into()),
+        (CHAT_CLOCK, "/__admin/chats/x/clock".into()),
+        (CHAT_EVENTS, "/__admin/chats/x/events".into()),
+        (EVENTS, EVENTS.into()),
+        (SCENARIOS, SCENARIOS.into()),
+        (SCENARIO, "/__admin/scenarios/x".into()),
+        (CHAT_SCENARIO, "/__admin/chats/x/scenario".into()),
+        (FAULTS, FAULTS.into()),
+        (FAULT, "/__admin/faults/x".into()),
+        (REQUESTS, REQUESTS.into()),
     ] {
         let r = req("OPTIONS", template, path)
             .header("Origin", "http://widget.example.com")
             .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "apikey, contactcenterid, content-type");
+            .header("Access-Control-Request-Headers", "apikey, contactcenterid, authorization");
         c.run(&s, r, 204, None);
     }
 }
@@ -889,7 +1090,6 @@ fn refusals(c: &mut Checker) {
         json!({"operationName": "RequestChat", "nickname": "J"}),
         json!({"operationName": ["SendMessage"]}),
         json!({"operationName": "SendMessage", "text": 5}),
-        json!({"operationName": "SendMessage", "text": long(16385)}),
     ] {
         c.run(&s, post(CHAT, &chat, body), 400, Some(2));
     }
@@ -910,7 +1110,6 @@ fn refusals(c: &mut Checker) {
         json!({"action": "pushUrl", "url": "javascript:alert(1)"}),
         json!({"action": "pushUrl", "url": format!("https://{}", "a".repeat(2041))}),
         json!({"action": "notice", "text": false}),
-        json!({"action": "message", "text": long(16385)}),
     ] {
         c.run(&s, post(AGENT, &agent, body), 400, Some(2));
     }
@@ -989,6 +1188,16 @@ fn refusals(c: &mut Checker) {
         (AGENT, agent.clone()),
         (AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages")),
         (OPENAPI, OPENAPI.into()),
+        (CLOCK, CLOCK.into()),
+        (CHAT_CLOCK, format!("/__admin/chats/{id}/clock")),
+        (CHAT_EVENTS, format!("/__admin/chats/{id}/events")),
+        (EVENTS, EVENTS.into()),
+        (SCENARIOS, SCENARIOS.into()),
+        (SCENARIO, "/__admin/scenarios/bot".into()),
+        (CHAT_SCENARIO, format!("/__admin/chats/{id}/scenario")),
+        (FAULTS, FAULTS.into()),
+        (FAULT, "/__admin/faults/1".into()),
+        (REQUESTS, REQUESTS.into()),
     ] {
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             if !c.operations(template).contains(&method.to_ascii_lowercase()) {
@@ -1025,6 +1234,38 @@ fn limits_and_keys(c: &mut Checker) {
         413,
         Some(2),
     );
+    for (method, template, path, before) in [
+        ("POST", CLOCK, CLOCK.to_string(), r#"{"advance":"1s","x":""#),
+        ("POST", CHAT_CLOCK, format!("/__admin/chats/{id}/clock"), r#"{"advance":"1s","x":""#),
+        ("PUT", SCENARIO, "/__admin/scenarios/big".into(), r#"{"steps":[],"description":""#),
+        ("POST", CHAT_SCENARIO, format!("/__admin/chats/{id}/scenario"), r#"{"name":""#),
+        ("POST", FAULTS, FAULTS.into(), r#"{"fault":{"drop":""#),
+    ] {
+        c.run(&s, req(method, template, path).body(big(before)), 413, Some(2));
+    }
+
+    // --max-text caps message and notice texts (none by default).
+    let t = Server::builder().arg("--agent-mode", "manual").arg("--max-text", "100").start();
+    let id = new_chat(c, &t, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let (chat, agent) = (format!("/api/v2/chats/{id}"), format!("/__admin/chats/{id}/agent"));
+    let text = |n: usize| "é".repeat(n);
+    c.run(
+        &t,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": text(100)})),
+        200,
+        Some(0),
+    );
+    c.run(
+        &t,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": text(101)})),
+        400,
+        Some(2),
+    );
+    c.run(&t, post(AGENT, &agent, json!({"action": "join"})), 200, Some(0));
+    for action in ["message", "notice"] {
+        c.run(&t, post(AGENT, &agent, json!({"action": action, "text": text(100)})), 200, Some(0));
+        c.run(&t, post(AGENT, &agent, json!({"action": action, "text": text(101)})), 400, Some(2));
+    }
 
     let k = Server::builder().arg("--agent-mode", "manual").arg("--require-apikey", "true").start();
     let with_key = |r: Req| {
@@ -1066,7 +1307,11 @@ fn limits_and_keys(c: &mut Checker) {
     c.run(&k, req("OPTIONS", CHATS, CHATS), 204, None);
 }
 
-/// Every operation that uses the database, with a valid request, once per database failure.
+/// The scenario added at run time that `database_operations` deletes.
+const RUNTIME_SCENARIO: &str = "/__admin/scenarios/added-at-run-time";
+
+/// Every operation that uses the database, with a valid request, once per database failure
+/// (`RUNTIME_SCENARIO` must exist).
 fn database_operations(id: &str) -> Vec<Req> {
     vec![
         get(HEALTH, HEALTH),
@@ -1087,15 +1332,34 @@ fn database_operations(id: &str) -> Vec<Req> {
             json!({"action": "join", "nickname": "Ann"}),
         ),
         get(AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages")),
+        post(CLOCK, CLOCK, json!({"advance": "1s"})),
+        post(CHAT_CLOCK, format!("/__admin/chats/{id}/clock"), json!({"advance": "1s"})),
+        get(CHAT_EVENTS, format!("/__admin/chats/{id}/events")),
+        req("PUT", SCENARIO, "/__admin/scenarios/another").body(json!({"steps": []}).to_string()),
+        req("DELETE", SCENARIO, RUNTIME_SCENARIO),
+        post(CHAT_SCENARIO, format!("/__admin/chats/{id}/scenario"), json!({"name": "manual"})),
+        get(REQUESTS, REQUESTS),
+        req("DELETE", REQUESTS, REQUESTS),
     ]
 }
 
-/// 500: the database lost its `chats` table behind the emulator's back (an outside process).
+/// Adds `RUNTIME_SCENARIO`.
+fn add_runtime_scenario(c: &mut Checker, s: &Server) {
+    let body = json!({"steps": [{"say": "hi"}]}).to_string();
+    c.run(s, req("PUT", SCENARIO, RUNTIME_SCENARIO).body(body), 200, Some(0));
+}
+
+/// 500: the database lost its tables behind the emulator's back (an outside process).
 fn server_failures(c: &mut Checker) {
     let s = Server::manual();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    add_runtime_scenario(c, &s);
     let db = rusqlite::Connection::open(s.db()).unwrap();
-    db.execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE chats;").unwrap();
+    db.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         DROP TABLE chats; DROP TABLE clock; DROP TABLE scenarios; DROP TABLE requests;",
+    )
+    .unwrap();
     for r in database_operations(&id) {
         c.run(&s, r, 500, Some(4));
     }
@@ -1107,6 +1371,7 @@ fn server_failures(c: &mut Checker) {
 fn busy(c: &mut Checker) {
     let s = Server::builder().arg("--agent-mode", "manual").arg("--max-pending", "1").start();
     let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    add_runtime_scenario(c, &s);
     let db = rusqlite::Connection::open(s.db()).unwrap();
     db.execute_batch("BEGIN IMMEDIATE").unwrap();
     let chat = format!("/api/v2/chats/{id}");
@@ -1154,6 +1419,505 @@ fn busy(c: &mut Checker) {
     c.run(&s, get(CHAT, &chat), 200, Some(0));
 }
 
+/// The clock: read, freeze, advance (every chat, one chat), and the refusals.
+fn clock_routes(c: &mut Checker) {
+    let s = Server::manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    c.run(&s, get(CLOCK, CLOCK), 200, Some(0));
+    c.run(&s, get(CLOCK, "/__admin/clock/"), 200, Some(0));
+    for body in [
+        json!({"freeze": true}),
+        json!({"advance": "30m"}),
+        json!({"advance": 1500}),
+        json!({"advance": " 1d "}),
+        json!({"freeze": false, "advance": "0"}),
+        json!({"advance": "2h", "other": 1}),
+        json!({"freeze": null, "advance": "1min"}),
+    ] {
+        c.run(&s, post(CLOCK, CLOCK, body), 200, Some(0));
+    }
+    // 400 / 1: neither advance nor freeze; bodies that are not a JSON object.
+    for body in [json!({}), json!({"advance": null}), json!({"freeze": null}), json!({"x": 1})] {
+        c.run(&s, post(CLOCK, CLOCK, body), 400, Some(1));
+    }
+    for body in [&b""[..], b"[]", b"not json"] {
+        c.run(&s, req("POST", CLOCK, CLOCK).body(body), 400, Some(1));
+    }
+    // 400 / 2: a freeze that is not a boolean, durations that are not durations.
+    for body in [
+        json!({"freeze": "yes"}),
+        json!({"advance": "-1s"}),
+        json!({"advance": -5}),
+        json!({"advance": 1.5}),
+        json!({"advance": "1.5s"}),
+        json!({"advance": "366d"}),
+        json!({"advance": 31_536_000_001i64}),
+        json!({"advance": "soon"}),
+        json!({"advance": true}),
+    ] {
+        c.run(&s, post(CLOCK, CLOCK, body), 400, Some(2));
+    }
+    // One chat's time.
+    let path = format!("/__admin/chats/{id}/clock");
+    for body in [json!({"advance": "2s"}), json!({"advance": 0}), json!({"advance": 250})] {
+        c.run(&s, post(CHAT_CLOCK, &path, body), 200, Some(0));
+    }
+    for body in [json!({}), json!({"advance": null}), json!({"freeze": true})] {
+        c.run(&s, post(CHAT_CLOCK, &path, body), 400, Some(1));
+    }
+    c.run(&s, req("POST", CHAT_CLOCK, &path).body(&b"[1]"[..]), 400, Some(1));
+    for body in [json!({"advance": "x"}), json!({"advance": -1}), json!({"advance": [1]})] {
+        c.run(&s, post(CHAT_CLOCK, &path, body), 400, Some(2));
+    }
+    for bad in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()] {
+        let path = format!("/__admin/chats/{bad}/clock");
+        c.run(&s, post(CHAT_CLOCK, path, json!({"advance": "1s"})), 404, Some(6));
+    }
+    let detail = c.run(&s, get(ADMIN_CHAT, format!("/__admin/chats/{id}")), 200, Some(0)).json();
+    assert_eq!(detail["chat"]["clockOffsetMs"], 2250, "{detail}");
+    let health = c.run(&s, get(HEALTH, HEALTH), 200, Some(0)).json();
+    assert_eq!(health["clock"]["frozen"], false, "{health}");
+}
+
+/// Long polls (`wait`) and the event streams: what they send, and their refusals.
+fn waits_and_streams(c: &mut Checker) {
+    let s = Server::manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let agent = format!("/__admin/chats/{id}/agent");
+    let transcript = format!("/__admin/chats/{id}/messages");
+    // Unread messages: at once. Nothing new: an empty answer once the wait is over.
+    c.run(&s, get(AGENT_TRANSCRIPT, format!("{transcript}?wait=5s")), 200, Some(0));
+    let started = Instant::now();
+    let res = c.run(&s, get(AGENT_TRANSCRIPT, format!("{transcript}?wait=300ms")), 200, Some(0));
+    assert!(res.json()["messages"].as_array().is_some_and(Vec::is_empty), "{}", res.text());
+    assert!(started.elapsed() >= Duration::from_millis(250), "the wait was held");
+    c.run(&s, get(AGENT_TRANSCRIPT, format!("{transcript}?index=99&wait=100")), 200, Some(0));
+    // A message arriving during the wait answers it.
+    let (port, path) = (s.port, agent.clone());
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let body = json!({"action": "join", "nickname": "Ann"}).to_string();
+        try_request(port, "POST", &path, &[("Content-Type", "application/json")], body.as_bytes())
+    });
+    let started = Instant::now();
+    let res = c.run(&s, get(AGENT_TRANSCRIPT, format!("{transcript}?wait=20s")), 200, Some(0));
+    assert_eq!(writer.join().unwrap().map(|r| r.status), Ok(200));
+    assert!(started.elapsed() < Duration::from_secs(15), "woken by the join");
+    assert_eq!(res.json()["messages"][0]["type"], "ParticipantJoined", "{}", res.text());
+    for wait in ["61s", "2m", "abc", "-1s", "1.5s", "", "5x"] {
+        c.run(&s, get(AGENT_TRANSCRIPT, format!("{transcript}?wait={wait}")), 400, Some(2));
+    }
+    c.run(
+        &s,
+        post(AGENT, &agent, json!({"action": "pushUrl", "url": "https://example.com/a"})),
+        200,
+        Some(0),
+    );
+
+    // One chat: its state, then every message (1 to 4).
+    let events_path = format!("/__admin/chats/{id}/events");
+    let names = |events: &[SseEvent]| events.iter().map(|e| e.event.clone()).collect::<Vec<_>>();
+    let events = c.run_stream(&s, get(CHAT_EVENTS, &events_path), 5, || {});
+    assert_eq!(names(&events), ["state", "message", "message", "message", "message"]);
+    assert_eq!(events[4].id.as_deref(), Some(format!("{id}:4").as_str()));
+    // Resumed after Last-Event-ID (header, query, a bare index), then what is written meanwhile.
+    let notice = || {
+        assert_eq!(s.agent(&id, json!({"action": "notice", "text": "Noted"})).status, 200);
+    };
+    let header =
+        get(CHAT_EVENTS, format!("{events_path}/")).header("Last-Event-ID", &format!("{id}:3"));
+    let events = c.run_stream(&s, header, 3, notice);
+    assert_eq!(names(&events), ["state", "message", "message"]);
+    assert_eq!(events[2].id.as_deref(), Some(format!("{id}:5").as_str()));
+    let events =
+        c.run_stream(&s, get(CHAT_EVENTS, format!("{events_path}?lastEventId=4")), 2, || {});
+    assert_eq!(events.get(1).and_then(|e| e.id.clone()), Some(format!("{id}:5")));
+    let both =
+        get(CHAT_EVENTS, format!("{events_path}?lastEventId=0")).header("Last-Event-ID", "5");
+    let events = c.run_stream(&s, both, 2, || {
+        assert_eq!(s.agent(&id, json!({"action": "typingStarted"})).status, 200);
+    });
+    assert_eq!(events.get(1).and_then(|e| e.id.clone()), Some(format!("{id}:6")));
+    // Every chat, from now on: a new chat, its messages.
+    let events = c.run_stream(&s, get(EVENTS, EVENTS), 3, || {
+        s.request_chat("Zoë");
+    });
+    assert_eq!(names(&events).first().map(String::as_str), Some("chat"));
+    c.run_stream(&s, get(EVENTS, "/__admin/events/").header("Last-Event-ID", "x"), 2, || {
+        assert_eq!(s.agent(&id, json!({"action": "leave"})).status, 200);
+    });
+    // Refused before the stream starts.
+    for bad in
+        ["x".to_string(), "-1".into(), "abc:def".into(), "1.5".into(), format!("{id}:"), "".into()]
+    {
+        let r = get(CHAT_EVENTS, &events_path).header("Last-Event-ID", &bad);
+        c.run(&s, r, 400, Some(2));
+        let q = url_escape(&bad);
+        c.run(&s, get(CHAT_EVENTS, format!("{events_path}?lastEventId={q}")), 400, Some(2));
+    }
+    for bad in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()] {
+        c.run(&s, get(CHAT_EVENTS, format!("/__admin/chats/{bad}/events")), 404, Some(6));
+    }
+}
+
+/// `text` percent-encoded for a query string.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Scenarios: list, show, add and replace, delete, switch a chat, pick one at RequestChat.
+fn scenario_routes(c: &mut Checker) {
+    let s = Server::builder()
+        .arg("--agent-mode", "manual")
+        .arg("--scenarios-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .start();
+    let list = c.run(&s, get(SCENARIOS, SCENARIOS), 200, Some(0)).json();
+    assert_eq!(list["default"], "manual", "{list}");
+    for name in ["bot", "manual", "greets-then-bot", "slow-typist"] {
+        c.run(&s, get(SCENARIO, format!("/__admin/scenarios/{name}")), 200, Some(0));
+    }
+    let documents = [
+        ("zed", json!({"steps": []})),
+        (
+            "zed",
+            json!({"name": "zed", "description": "again", "steps": [{"say": "Hi ${customer.nickname}"}]}),
+        ),
+        ("bot", json!({"steps": [{"join": "Robo"}, {"then": "bot"}]})),
+        (
+            "every-step",
+            json!({"name": "every-step", "steps": [
+                {"after": "1s", "join": "Ann"},
+                {"say": "Hello ${chat.subject}"},
+                {"typing": 1500},
+                {"pushUrl": "https://example.com/help"},
+                {"notice": "Noted: ${lastMessage.text}"},
+                {"waitFor": "customerMessage", "match": "(?i)bye", "timeout": "1m", "onTimeout": "complete"},
+                {"waitFor": "customerMessage"},
+                {"leave": true},
+                {"complete": true}
+            ]}),
+        ),
+        ("a.b-c_D9", json!({"name": null, "description": null, "steps": [{"then": "bot"}]})),
+    ];
+    for (name, document) in documents {
+        let path = format!("/__admin/scenarios/{name}");
+        c.run(&s, req("PUT", SCENARIO, path).body(document.to_string()), 200, Some(0));
+    }
+    for name in ["zed", "bot", "every-step", "a.b-c_D9"] {
+        c.run(&s, get(SCENARIO, format!("/__admin/scenarios/{name}")), 200, Some(0));
+    }
+    c.run(&s, get(SCENARIOS, format!("{SCENARIOS}/")), 200, Some(0));
+    // 400 / 1: bodies that are not a JSON object.
+    for body in [&b""[..], b"[]", b"\"steps\""] {
+        c.run(&s, req("PUT", SCENARIO, "/__admin/scenarios/x").body(body), 400, Some(1));
+    }
+    // 400 / 2: names and documents that are not valid.
+    let long_name = "n".repeat(65);
+    for name in [".hidden", "a%20b", "caf%C3%A9", long_name.as_str()] {
+        let path = format!("/__admin/scenarios/{name}");
+        c.run(&s, req("PUT", SCENARIO, path).body(json!({"steps": []}).to_string()), 400, Some(2));
+    }
+    for document in [
+        json!({"name": "other", "steps": []}),
+        json!({"name": 5, "steps": []}),
+        json!({}),
+        json!({"steps": {}}),
+        json!({"steps": [], "extra": 1}),
+        json!({"steps": [], "description": 7}),
+        json!({"steps": [{}]}),
+        json!({"steps": [5]}),
+        json!({"steps": [{"join": "A", "say": "B"}]}),
+        json!({"steps": [{"say": "  "}]}),
+        json!({"steps": [{"say": "${nope}"}]}),
+        json!({"steps": [{"say": "${customer.nickname"}]}),
+        json!({"steps": [{"say": "Hi", "text": "x"}]}),
+        json!({"steps": [{"after": "soon", "say": "Hi"}]}),
+        json!({"steps": [{"after": null, "say": "Hi"}]}),
+        json!({"steps": [{"typing": -1}]}),
+        json!({"steps": [{"pushUrl": "ftp://example.com"}]}),
+        json!({"steps": [{"waitFor": "agentMessage"}]}),
+        json!({"steps": [{"waitFor": "customerMessage", "match": "("}]}),
+        json!({"steps": [{"waitFor": "customerMessage", "onTimeout": "complete"}]}),
+        json!({"steps": [{"waitFor": "customerMessage", "onTimeout": "later", "timeout": "1s"}]}),
+        json!({"steps": [{"leave": false}]}),
+        json!({"steps": [{"then": "human"}]}),
+        json!({"steps": [{"complete": true}, {"say": "never"}]}),
+        json!({"steps": vec![json!({"say": "x"}); 1001]}),
+    ] {
+        let path = "/__admin/scenarios/zed";
+        c.run(&s, req("PUT", SCENARIO, path).body(document.to_string()), 400, Some(2));
+    }
+    // Delete: a run-time scenario (a shipped one of that name shows again); not a shipped one.
+    c.run(&s, req("DELETE", SCENARIO, "/__admin/scenarios/zed"), 200, Some(0));
+    c.run(&s, req("DELETE", SCENARIO, "/__admin/scenarios/bot/"), 200, Some(0));
+    for name in ["bot", "manual", "greets-then-bot"] {
+        c.run(&s, req("DELETE", SCENARIO, format!("/__admin/scenarios/{name}")), 400, Some(2));
+    }
+    for name in ["zed", "nope", ".hidden"] {
+        let path = format!("/__admin/scenarios/{name}");
+        c.run(&s, get(SCENARIO, &path), 404, Some(6));
+        c.run(&s, req("DELETE", SCENARIO, &path), 404, Some(6));
+    }
+    // A chat's scenario: picked at RequestChat (userData.scenario), switched while it runs.
+    let body = json!({"operationName": "RequestChat", "nickname": "James",
+                      "userData": {"scenario": "every-step", "customerId": 42}});
+    let id = new_chat(c, &s, body);
+    for scenario in [json!("nope"), json!(5), json!({"name": "bot"})] {
+        let body = json!({"operationName": "RequestChat", "nickname": "J", "userData": {"scenario": scenario}});
+        c.run(&s, post(CHATS, CHATS, body), 400, Some(2));
+    }
+    let switch = format!("/__admin/chats/{id}/scenario");
+    for name in ["greets-then-bot", "manual", "a.b-c_D9"] {
+        c.run(&s, post(CHAT_SCENARIO, &switch, json!({"name": name})), 200, Some(0));
+    }
+    for body in [json!({}), json!({"name": null}), json!({"name": "  "})] {
+        c.run(&s, post(CHAT_SCENARIO, &switch, body), 400, Some(1));
+    }
+    c.run(&s, req("POST", CHAT_SCENARIO, &switch).body(&b"nope"[..]), 400, Some(1));
+    for body in [json!({"name": "nope"}), json!({"name": 5})] {
+        c.run(&s, post(CHAT_SCENARIO, &switch, body), 400, Some(2));
+    }
+    for bad in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".into()] {
+        let path = format!("/__admin/chats/{bad}/scenario");
+        c.run(&s, post(CHAT_SCENARIO, path, json!({"name": "manual"})), 404, Some(6));
+    }
+    let list = c.run(&s, get(ADMIN_CHATS, ADMIN_CHATS), 200, Some(0)).json();
+    assert_eq!(list["chats"][0]["scenario"], "a.b-c_D9", "{list}");
+    let detail = c.run(&s, get(ADMIN_CHAT, format!("/__admin/chats/{id}")), 200, Some(0)).json();
+    assert_eq!(detail["chat"]["scenario"], "a.b-c_D9", "{detail}");
+    c.run(
+        &s,
+        post(CHAT, format!("/api/v2/chats/{id}"), json!({"operationName": "Complete"})),
+        200,
+        Some(0),
+    );
+    c.run(&s, post(CHAT_SCENARIO, &switch, json!({"name": "manual"})), 400, Some(2));
+}
+
+/// Fault rules: add, list, delete; and what they do to the customer API.
+fn fault_routes(c: &mut Checker) {
+    let s = Server::manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let chat = format!("/api/v2/chats/{id}");
+    c.run(&s, get(FAULTS, FAULTS), 200, Some(0));
+    // In order: the first rule that matches fires.
+    for rule in [
+        json!({"match": {"operation": "GetChat"}, "fault": {"status": 503}, "times": 1}),
+        json!({"match": {"operation": "GetTranscript"}, "fault": {"delay": "10ms"}, "probability": 1}),
+        json!({"match": {"operation": "Complete", "chat": null}, "fault": {"status": 500, "statusCode": 4}, "times": 1}),
+        json!({"match": null, "fault": {"drop": "after"}, "times": 1, "probability": 0}),
+        json!({"match": {"operation": "SendMessage"}, "fault": {"drop": "before"}, "times": null}),
+        json!({"match": {"chat": id.to_uppercase()}, "fault": {"delay": 5}, "times": 2}),
+    ] {
+        c.run(&s, post(FAULTS, FAULTS, rule), 200, Some(0));
+    }
+    c.run(&s, get(FAULTS, FAULTS), 200, Some(0));
+    // What they do: 503/4 and 500/4, documented answers; a delay answers normally.
+    c.run(&s, get(CHAT, &chat), 503, Some(4));
+    c.run(&s, get(TRANSCRIPT, format!("{chat}/messages")), 200, Some(0));
+    c.run(&s, post(CHAT, &chat, json!({"operationName": "Complete"})), 500, Some(4));
+    // A drop: no answer at all (the document's description says so; there is nothing to check).
+    let body = json!({"operationName": "SendMessage", "text": "lost"}).to_string();
+    let dropped =
+        s.try_request("POST", &chat, &[("Content-Type", "application/json")], body.as_bytes());
+    assert!(dropped.is_err(), "a dropped connection, not {dropped:?}");
+    let listed = c.run(&s, get(FAULTS, FAULTS), 200, Some(0)).json();
+    assert_eq!(listed["faults"][0]["times"], 0, "{listed}");
+    assert_eq!(listed["faults"][0]["fired"], 1, "{listed}");
+    // 400 / 1 and 2.
+    for body in [&b""[..], b"[1]", b"{"] {
+        c.run(&s, req("POST", FAULTS, FAULTS).body(body), 400, Some(1));
+    }
+    for rule in [
+        json!({}),
+        json!({"fault": null}),
+        json!({"fault": "503"}),
+        json!({"fault": {}}),
+        json!({"fault": {"status": 503, "drop": "after"}}),
+        json!({"fault": {"status": 600}}),
+        json!({"fault": {"status": 302}}),
+        json!({"fault": {"status": 503.0}}),
+        json!({"fault": {"status": 503, "statusCode": 100}}),
+        json!({"fault": {"status": 503, "statusCode": "4"}}),
+        json!({"fault": {"delay": "6m"}}),
+        json!({"fault": {"delay": -1}}),
+        json!({"fault": {"delay": true}}),
+        json!({"fault": {"drop": "later"}}),
+        json!({"fault": {"drop": "after", "delay": 5}}),
+        json!({"fault": {"drop": "after", "x": 1}}),
+        json!({"fault": {"drop": "after"}, "extra": 1}),
+        json!({"fault": {"drop": "after"}, "match": "SendMessage"}),
+        json!({"fault": {"drop": "after"}, "match": {"operation": "Fly"}}),
+        json!({"fault": {"drop": "after"}, "match": {"chat": "x"}}),
+        json!({"fault": {"drop": "after"}, "match": {"chat": 5}}),
+        json!({"fault": {"drop": "after"}, "match": {"path": "/api"}}),
+        json!({"fault": {"drop": "after"}, "times": 0}),
+        json!({"fault": {"drop": "after"}, "times": 1.5}),
+        json!({"fault": {"drop": "after"}, "probability": 2}),
+        json!({"fault": {"drop": "after"}, "probability": "1"}),
+    ] {
+        c.run(&s, post(FAULTS, FAULTS, rule), 400, Some(2));
+    }
+    c.run(&s, req("DELETE", FAULT, "/__admin/faults/99"), 404, Some(6));
+    c.run(&s, req("DELETE", FAULT, "/__admin/faults/1"), 200, Some(0));
+    c.run(&s, req("DELETE", FAULT, "/__admin/faults/1/"), 404, Some(6));
+    c.run(&s, req("DELETE", FAULTS, FAULTS), 200, Some(0));
+    c.run(&s, req("DELETE", FAULTS, "/__admin/faults/"), 200, Some(0));
+
+    // A `status` fault of 503 (statusCode 4 by default) on every customer operation: the 503 the
+    // document lists for each of them.
+    c.run(&s, post(FAULTS, FAULTS, json!({"fault": {"status": 503}})), 200, Some(0));
+    let key = |r: Req| r.header("apikey", "any");
+    c.run(
+        &s,
+        key(post(CHATS, CHATS, json!({"operationName": "RequestChat", "nickname": "J"}))),
+        503,
+        Some(4),
+    );
+    for op in
+        ["SendMessage", "SendStartTypingNotification", "SendStopTypingNotification", "Complete"]
+    {
+        c.run(&s, post(CHAT, &chat, json!({"operationName": op, "text": "hi"})), 503, Some(4));
+    }
+    c.run(&s, get(CHAT, &chat), 503, Some(4));
+    c.run(&s, get(TRANSCRIPT, format!("{chat}/messages?index=0")), 503, Some(4));
+    c.run(&s, req("DELETE", FAULTS, FAULTS), 200, Some(0));
+    c.run(&s, get(CHAT, &chat), 200, Some(0));
+}
+
+/// The request journal: read (filtered) and emptied.
+fn journal_routes(c: &mut Checker) {
+    let s = Server::manual();
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    let chat = format!("/api/v2/chats/{id}");
+    c.run(
+        &s,
+        post(CHAT, &chat, json!({"operationName": "SendMessage", "text": "x".repeat(5000)})),
+        200,
+        Some(0),
+    );
+    c.run(&s, get(CHAT, &chat), 200, Some(0));
+    c.unknown_route(&s, "GET", "/api/v2/nope");
+    c.run(
+        &s,
+        post(
+            FAULTS,
+            FAULTS,
+            json!({"match": {"operation": "GetChat"}, "fault": {"drop": "before"}, "times": 1}),
+        ),
+        200,
+        Some(0),
+    );
+    assert!(s.try_request("GET", &chat, &[], b"").is_err(), "dropped");
+    c.run(
+        &s,
+        post(
+            FAULTS,
+            FAULTS,
+            json!({"match": {"operation": "GetChat"}, "fault": {"status": 503}, "times": 1}),
+        ),
+        200,
+        Some(0),
+    );
+    c.run(&s, get(CHAT, &chat), 503, Some(4));
+    let all = c.run(&s, get(REQUESTS, REQUESTS), 200, Some(0)).json();
+    let entries = all["requests"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["httpStatus"].is_null() && !e["fault"].is_null()), "{all}");
+    assert!(entries.iter().any(|e| e["truncated"] == true), "{all}");
+    for q in [
+        format!("chat={id}"),
+        format!("chat={}", id.to_uppercase()),
+        "operation=SendMessage".into(),
+        "status=503".into(),
+        "status=200&limit=1".into(),
+        "chat=&operation=&status=&limit=".into(),
+        "limit=10000".into(),
+    ] {
+        c.run(&s, get(REQUESTS, format!("{REQUESTS}?{q}")), 200, Some(0));
+    }
+    for q in ["status=99", "status=600", "status=abc", "limit=0", "limit=10001", "limit=x"] {
+        c.run(&s, get(REQUESTS, format!("{REQUESTS}?{q}")), 400, Some(2));
+    }
+    c.run(&s, req("DELETE", REQUESTS, REQUESTS), 200, Some(0));
+    let empty = c.run(&s, get(REQUESTS, format!("{REQUESTS}/")), 200, Some(0)).json();
+    assert_eq!(empty["requests"], json!([]), "{empty}");
+}
+
+/// Every admin operation, with a valid request (`id`: a chat; fault rule 1 and scenario `zed`
+/// need not exist: the token is checked first).
+fn admin_operations(id: &str) -> Vec<Req> {
+    let mut all = database_operations(id);
+    all.retain(|r| r.template.starts_with("/__admin"));
+    all.extend([
+        get(OPENAPI, OPENAPI),
+        get(CLOCK, CLOCK),
+        get(EVENTS, EVENTS),
+        get(SCENARIOS, SCENARIOS),
+        get(SCENARIO, "/__admin/scenarios/bot"),
+        get(FAULTS, FAULTS),
+        post(FAULTS, FAULTS, json!({"fault": {"delay": 0}})),
+        req("DELETE", FAULTS, FAULTS),
+        req("DELETE", FAULT, "/__admin/faults/1"),
+        get(AGENT_TRANSCRIPT, format!("/__admin/chats/{id}/messages?wait=1s")),
+    ]);
+    all
+}
+
+/// 401 on every admin operation with `--admin-token`, without the token or with a wrong one.
+fn admin_token(c: &mut Checker) {
+    let s = Server::builder().arg("--agent-mode", "manual").arg("--admin-token", "s3cret").start();
+    // The customer API and the preflight need no token.
+    let id = new_chat(c, &s, json!({"operationName": "RequestChat", "nickname": "James"}));
+    c.run(&s, req("OPTIONS", ADMIN_CHATS, ADMIN_CHATS), 204, None);
+    for auth in [None, Some("Bearer nope"), Some("Basic s3cret"), Some("s3cret"), Some("Bearer")] {
+        for r in admin_operations(&id) {
+            let r = match auth {
+                Some(v) => r.header("Authorization", v),
+                None => r,
+            };
+            c.run(&s, r, 401, Some(3));
+        }
+    }
+    for auth in ["Bearer s3cret", "bearer s3cret", "BEARER  s3cret "] {
+        c.run(&s, get(HEALTH, HEALTH).header("Authorization", auth), 200, Some(0));
+    }
+    let with = |r: Req| r.header("Authorization", "Bearer s3cret");
+    c.run(&s, with(get(ADMIN_CHAT, format!("/__admin/chats/{id}"))), 200, Some(0));
+    c.run(&s, with(get(OPENAPI, OPENAPI)), 200, None);
+    c.run(&s, with(get(SCENARIOS, SCENARIOS)), 200, Some(0));
+    c.run_stream(&s, with(get(CHAT_EVENTS, format!("/__admin/chats/{id}/events"))), 1, || {});
+}
+
+/// 503 while the database file is being recreated (a folder took its name): health says so.
+fn database_gone(c: &mut Checker) {
+    let s = Server::manual();
+    c.run(&s, get(HEALTH, HEALTH), 200, Some(0));
+    std::fs::remove_file(s.db()).unwrap();
+    std::fs::create_dir(s.db()).unwrap();
+    wait_for("health to answer 503", Duration::from_secs(10), || {
+        (s.get(HEALTH).status == 503).then_some(())
+    });
+    c.run(&s, get(HEALTH, HEALTH), 503, Some(4));
+    c.run(
+        &s,
+        post(CHATS, CHATS, json!({"operationName": "RequestChat", "nickname": "J"})),
+        503,
+        Some(4),
+    );
+    c.run(&s, post(CLOCK, CLOCK, json!({"advance": "1s"})), 503, Some(4));
+    std::fs::remove_dir(s.db()).unwrap();
+    wait_for("health to answer 200 again", Duration::from_secs(10), || {
+        (s.get(HEALTH).status == 200).then_some(())
+    });
+}
+
 #[test]
 fn every_operation_and_error_row_conforms_to_the_document() {
     let doc = fetch_doc(&Server::manual());
@@ -1168,6 +1932,13 @@ fn every_operation_and_error_row_conforms_to_the_document() {
     bot_successes(&mut checker);
     refusals(&mut checker);
     limits_and_keys(&mut checker);
+    clock_routes(&mut checker);
+    waits_and_streams(&mut checker);
+    scenario_routes(&mut checker);
+    fault_routes(&mut checker);
+    journal_routes(&mut checker);
+    admin_token(&mut checker);
+    database_gone(&mut checker);
     server_failures(&mut checker);
     let busy_checker = busy_run.join().expect("the 503 run");
     checker.failures.extend(busy_checker.failures);

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{exclusive, Server};
 
-/// Examples per operation and phase: about a minute in a debug build on two cores.
+/// Examples per operation and phase: four to five minutes in a debug build on two cores (most of
+/// it the stateful phase, whose event streams are read for up to 2 s each).
 const EXAMPLES: &str = "100";
 /// A run that takes longer than this is stopped and fails.
 const TIME_LIMIT: Duration = Duration::from_secs(600);
@@ -29,12 +30,37 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
 /// The stateful phase follows only the document's own links. Schemathesis's name-based inference
 /// takes the `ContactCenterId` header for a reference to a "ContactCenter" resource that nothing
 /// creates, and then never starts a scenario from RequestChat.
+///
+/// Per operation:
+/// - The event streams (`chatEvents`, `allEvents`) never end by themselves. Schemathesis reads a
+///   `text/event-stream` answer until 20 events came or the request timeout passed, then checks
+///   what it read (status, Content-Type, each event against the document): a 2 s timeout keeps
+///   each example short instead of 30 s, and nothing is left out.
+/// - A long poll (`agentTranscript` with `wait`) may be held up to 60 s, as documented: its
+///   timeout is above that, so a wait that runs its course is not taken for a hang.
+/// - `addFault` is not run. A rule it adds changes what the customer operations answer, on
+///   purpose and for the rest of the run: any status and statusCode the rule names (outside the
+///   document by design), connections closed without an answer, delays up to 5 minutes. The
+///   fuzzer would report those against the customer operations. The rest of the fault routes
+///   (list, delete) run; tests/api/openapi.rs drives `addFault` and its refusals.
 const CONFIG: &str = "\
 [phases.stateful]
 max-steps = 10
 
 [phases.stateful.inference]
 algorithms = []
+
+[[operations]]
+include-operation-id = [\"chatEvents\", \"allEvents\"]
+request-timeout = 2
+
+[[operations]]
+include-operation-id = \"agentTranscript\"
+request-timeout = 65
+
+[[operations]]
+include-operation-id = \"addFault\"
+enabled = false
 ";
 
 fn schemathesis() -> Option<PathBuf> {
