@@ -126,12 +126,18 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
       );
       ui.tokenMessage.dataset.kind = wrong ? 'refused' : 'asked';
       ui.tokenPanel.hidden = false;
+      setBehindDialog(true);
       ui.tokenInput.value = '';
       ui.tokenInput.setAttribute('aria-invalid', String(wrong));
       ui.tokenInput.focus();
       setText(ui.listStatus, 'Waiting for the admin token…');
     }
     return auth.asking;
+  }
+
+  /** The page behind the token form cannot be reached (by focus or by a click) while it is shown. */
+  function setBehindDialog(inert) {
+    for (const el of document.querySelectorAll('body > header, body > main')) el.inert = inert;
   }
 
   function submitToken(event) {
@@ -145,6 +151,7 @@ const GWS_CONFIG = Object.assign({ adminUrl: location.origin + '/__admin', apike
     auth.token = token;
     saveToken(token);
     ui.tokenPanel.hidden = true;
+    setBehindDialog(false);
     ui.tokenInput.value = '';
     setText(ui.listStatus, '');
     const resolve = auth.resolve;
