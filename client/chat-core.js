@@ -34,9 +34,11 @@ window.GwsChat = (() => {
    * A request function `(method, path, body) => data` for one of the emulator's JSON APIs.
    * baseUrl: the API's root; apikey: sent as the `apikey` header when set; serverName: how the
    * error messages name the server ("Could not reach the chat server.").
+   * Optional: fetch, a function with fetch()'s signature to send through (the agent console adds
+   * its admin token there); timeoutMs, how long a request may take (0: no limit of its own).
    * It resolves with the answer when its statusCode is 0 and throws an ApiError otherwise.
    */
-  function createClient({ baseUrl, apikey, serverName }) {
+  function createClient({ baseUrl, apikey, serverName, fetch: send, timeoutMs = REQUEST_TIMEOUT_MS }) {
     const base = String(baseUrl).replace(/\/+$/, '');
     return async function request(method, path, body) {
       const headers = { Accept: 'application/json' };
@@ -47,13 +49,13 @@ window.GwsChat = (() => {
         init.body = JSON.stringify(body);
       }
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+      const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(), timeoutMs) : null;
       init.signal = controller.signal;
       let res;
       let data = null;
       try {
         try {
-          res = await fetch(base + path, init);
+          res = await (send || fetch)(base + path, init);
         } catch (e) {
           throw new ApiError(`Could not reach the ${serverName}.`, { network: true });
         }
@@ -547,6 +549,8 @@ window.GwsChat = (() => {
 
   return {
     STATES,
+    REQUEST_TIMEOUT_MS,
+    ApiError,
     backoff,
     createClient,
     node,

@@ -5,6 +5,8 @@ const GWS_CONFIG = Object.assign({ baseUrl: location.origin + '/api', apikey: 'N
 //   baseUrl         the GWS API base, e.g. 'http://127.0.0.1:8888/api'
 //   apikey          sent as the `apikey` header on every call
 //   pollIntervalMs  how often new messages are fetched
+//   userData        optional: an object sent as RequestChat's userData, e.g. { scenario: 'pushes-a-link' }
+//                   (the emulator picks the chat's agent scenario from userData.scenario)
 
 // GWS Emulator customer chat widget. Plain ES2020, no third-party code.
 // To put it on your own site, copy four files: index.html, widget.js, chat-core.js and style.css
@@ -242,7 +244,10 @@ const GWS_CONFIG = Object.assign({ baseUrl: location.origin + '/api', apikey: 'N
     ui.start.textContent = 'Starting…';
     let id;
     try {
-      const data = await api('POST', '/v2/chats', { operationName: 'RequestChat', nickname, subject });
+      const request = { operationName: 'RequestChat', nickname, subject };
+      const userData = GWS_CONFIG.userData;
+      if (userData && typeof userData === 'object' && !Array.isArray(userData)) request.userData = userData;
+      const data = await api('POST', '/v2/chats', request);
       id = String(data.id);
     } catch (err) {
       showError(err.message);
