@@ -188,17 +188,18 @@ fn parse_fault(f: &Map<String, Value>) -> Result<Fault, String> {
                 .ok_or("fault.status must be an HTTP error status from 400 to 599")?
                 as u16;
             let status_code = match f.get("statusCode") {
-                None | Some(Value::Null) => {
-                    if status >= 500 {
-                        4
-                    } else {
-                        2
-                    }
-                }
+                // The code the emulator gives that status elsewhere.
+                None | Some(Value::Null) => match status {
+                    401 => 3,
+                    404 => 6,
+                    500..=599 => 4,
+                    _ => 2,
+                },
+                // Not 0: an error answer that says "success" would only mislead.
                 Some(v) => v
                     .as_i64()
-                    .filter(|c| (0..=99).contains(c))
-                    .ok_or("fault.statusCode must be a GWS statusCode (a whole number)")?
+                    .filter(|c| (1..=99).contains(c))
+                    .ok_or("fault.statusCode must be a GWS error statusCode (1 to 99)")?
                     as i32,
             };
             Fault::Status { status, status_code }
@@ -322,6 +323,8 @@ mod tests {
         .unwrap();
         assert_eq!(r.fault, Fault::Status { status: 503, status_code: 4 });
         assert_eq!(r.times, Some(2));
+        let r = rule(json!({"fault": {"status": 404}})).unwrap();
+        assert_eq!(r.fault, Fault::Status { status: 404, status_code: 6 }, "as a real 404");
         let r = rule(json!({"fault": {"delay": "1500ms"}})).unwrap();
         assert!(matches!(r.fault, Fault::Delay { ms: 1500, .. }));
         for (bad, why) in [
@@ -329,6 +332,7 @@ mod tests {
             (json!({"fault": {}}), "one of"),
             (json!({"fault": {"status": 200}}), "400 to 599"),
             (json!({"fault": {"status": 503, "drop": "after"}}), "only one"),
+            (json!({"fault": {"status": 503, "statusCode": 0}}), "1 to 99"),
             (json!({"fault": {"drop": "sideways"}}), "before"),
             (json!({"fault": {"delay": "-1s"}}), "delay"),
             (json!({"fault": {"delay": "1h"}}), "5m"),

@@ -78,6 +78,19 @@ impl Journal {
         std::mem::take(&mut *queue).into()
     }
 
+    /// Puts back entries taken by `take` that could not be written, before the newer ones (the
+    /// oldest go first if that makes more than `size`).
+    pub fn put_back(&self, entries: Vec<Entry>) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        for entry in entries.into_iter().rev() {
+            queue.push_front(entry);
+        }
+        while queue.len() > self.size {
+            queue.pop_front();
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
     }

@@ -19,41 +19,50 @@ impl Store {
     /// Writes what the journal has queued (in one writer operation, sharing its commit) and drops
     /// the rows past its size. Returns how many were written.
     pub async fn flush_journal(&self, journal: &Journal) -> Result<usize> {
-        let entries = journal.take();
+        let entries = std::sync::Arc::new(journal.take());
         if entries.is_empty() {
             return Ok(0);
         }
         let keep = journal.size() as i64;
-        self.write(move |tx| {
-            let conn = tx.conn();
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO requests (at, method, path, chat, operation, request_body, http_status,
-                                       status_code, response_body, truncated, duration_us, fault)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for e in &entries {
-                insert.execute(params![
-                    e.at,
-                    e.method,
-                    e.path,
-                    e.chat,
-                    e.operation,
-                    e.request_body,
-                    e.http_status,
-                    e.status_code,
-                    e.response_body,
-                    e.truncated,
-                    e.duration_us,
-                    e.fault.as_ref().map(|f| f.to_string()),
-                ])?;
-            }
-            conn.prepare_cached(
-                "DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?1",
-            )?
-            .execute([keep])?;
-            Ok(entries.len())
-        })
-        .await
+        let written = entries.clone();
+        let result = self
+            .write(move |tx| {
+                let conn = tx.conn();
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO requests (at, method, path, chat, operation, request_body,
+                                           http_status, status_code, response_body, truncated,
+                                           duration_us, fault)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for e in written.iter() {
+                    insert.execute(params![
+                        e.at,
+                        e.method,
+                        e.path,
+                        e.chat,
+                        e.operation,
+                        e.request_body,
+                        e.http_status,
+                        e.status_code,
+                        e.response_body,
+                        e.truncated,
+                        e.duration_us,
+                        e.fault.as_ref().map(|f| f.to_string()),
+                    ])?;
+                }
+                conn.prepare_cached(
+                    "DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?1",
+                )?
+                .execute([keep])?;
+                Ok(written.len())
+            })
+            .await;
+        if result.is_err() {
+            // Not written (busy, or the database is being recreated): back in the queue, before
+            // what came meanwhile, for the next write.
+            journal.put_back(std::sync::Arc::unwrap_or_clone(entries));
+        }
+        result
     }
 
     /// The journal, newest first.

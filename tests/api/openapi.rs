@@ -1,6 +1,6 @@
 //! The OpenAPI document (src/api/openapi.json, served at `/__admin/openapi.json`) against the
-//! running emulator: every operation and every error row of SPEC.md sections 1 and 3, and of the
-//! admin routes of docs/api.md (clock, waits, event streams, scenarios, fault rules, journal, the
+//! running emulator: every operation and every error row of the customer API and of the admin
+//! routes of docs/api.md (clock, waits, event streams, scenarios, fault rules, journal, the
 //! admin token), is driven for real, and each answer must be one the document describes for that
 //! path and method: the HTTP status documented, the Content-Type and body as documented
 //! (validated with the `jsonschema` crate; each event of a stream and its JSON data too), the
