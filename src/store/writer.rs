@@ -217,6 +217,12 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, sh
     // Before anyone is answered: a client that got its acknowledgement reads its own write. (A
     // failed commit changed nothing; dropping entries anyway costs only a refill.)
     shared.cache.invalidate(&effects);
+    let commit = outcome.as_ref().map(|_| ()).map_err(Some);
+    for op in batch.drain(..) {
+        op.finish(commit);
+    }
+    // After the answers, which wait for nothing else: waking watchers takes time and they have
+    // no acknowledgement to keep in step with (the cache above does).
     if outcome.is_ok() {
         shared.hub.publish(effects.events);
         if effects.all {
@@ -224,9 +230,5 @@ fn commit_batch(conn: Option<&Connection>, batch: &mut Vec<Box<dyn WriteOp>>, sh
         } else if !effects.deleted.is_empty() {
             shared.hub.forget(&effects.deleted);
         }
-    }
-    let commit = outcome.as_ref().map(|_| ()).map_err(Some);
-    for op in batch.drain(..) {
-        op.finish(commit);
     }
 }
