@@ -1,13 +1,18 @@
 //! The request journal: every customer API request, as it was answered (or dropped), kept in
 //! SQLite (`requests`, at most `--journal-size` rows, oldest dropped). Recording costs a request
-//! only a push into a bounded queue in memory: the queue is written to SQLite in one batch about
-//! once a second (and before the journal is read through the admin API, and at a clean stop),
-//! keeping only the newest entries when more came in meanwhile. Nothing here waits for SQLite.
+//! only a push into a bounded queue in memory of what it already holds (its bodies are shared,
+//! not copied; text is made of them only for what is written): the queue is written to SQLite in
+//! one batch about once a second (and before the journal is read through the admin API, and at a
+//! clean stop), keeping only the newest entries when more came in meanwhile. Nothing here waits
+//! for SQLite.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use actix_web::http::Method;
+use actix_web::web::Bytes;
 use serde::Serialize;
 
 /// Bodies are kept up to this many bytes (cut on a character boundary).
@@ -39,18 +44,78 @@ pub struct Entry {
     pub fault: Option<serde_json::Value>,
 }
 
+/// One request as recorded, before it is written: what the request already had, shared.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Wall-clock time it arrived, ms since the epoch.
+    pub at: i64,
+    pub method: Method,
+    /// The path with its query string.
+    pub path: String,
+    pub chat: Option<String>,
+    pub operation: Option<Cow<'static, str>>,
+    /// Empty: none.
+    pub request_body: Bytes,
+    /// `None`: the connection was dropped without an answer.
+    pub http_status: Option<u16>,
+    /// The answer's body; `None` when the request was not acted on.
+    pub response_body: Option<Bytes>,
+    pub duration_us: i64,
+    pub fault: Option<serde_json::Value>,
+}
+
+impl Recorded {
+    /// The entry as it is stored and shown.
+    pub fn entry(&self) -> Entry {
+        let (request_text, request_cut) = body_text(&self.request_body);
+        let (response, response_cut) = match &self.response_body {
+            Some(bytes) => {
+                let (text, cut) = body_text(bytes);
+                (Some((text, status_code(bytes))), cut)
+            }
+            None => (None, false),
+        };
+        let (response_body, status_code) = match response {
+            Some((text, code)) => (Some(text), code),
+            None => (None, None),
+        };
+        Entry {
+            id: None,
+            at: self.at,
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            chat: self.chat.clone(),
+            operation: self.operation.as_ref().map(|o| o.to_string()),
+            request_body: (!self.request_body.is_empty()).then_some(request_text),
+            http_status: self.http_status,
+            status_code,
+            response_body,
+            truncated: request_cut || response_cut,
+            duration_us: self.duration_us,
+            fault: self.fault.clone(),
+        }
+    }
+}
+
 /// The entries not yet written.
 pub struct Journal {
     size: usize,
-    queue: Mutex<VecDeque<Entry>>,
+    queue: Mutex<VecDeque<Recorded>>,
     /// Entries dropped from the queue before they were written (newer ones took their place).
     skipped: AtomicU64,
+    /// Held while the queue is written, so that two writes do not interleave.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Journal {
     /// A journal of at most `size` entries (0: off).
     pub fn new(size: usize) -> Journal {
-        Journal { size, queue: Mutex::new(VecDeque::new()), skipped: AtomicU64::new(0) }
+        Journal {
+            size,
+            queue: Mutex::new(VecDeque::new()),
+            skipped: AtomicU64::new(0),
+            flushing: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -61,26 +126,33 @@ impl Journal {
         self.size
     }
 
+    /// Held by whoever writes the queue to SQLite.
+    pub fn flushing(&self) -> &tokio::sync::Mutex<()> {
+        &self.flushing
+    }
+
     /// Queues an entry; never waits for SQLite. Past `size` queued, the oldest goes: it would be
     /// dropped from the table at the next write anyway.
-    pub fn record(&self, entry: Entry) {
+    pub fn record(&self, entry: Recorded) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.len() >= self.size {
-            queue.pop_front();
+        let gone = if queue.len() >= self.size { queue.pop_front() } else { None };
+        queue.push_back(entry);
+        drop(queue);
+        // Freed outside the lock.
+        if gone.is_some() {
             self.skipped.fetch_add(1, Ordering::Relaxed);
         }
-        queue.push_back(entry);
     }
 
     /// Takes what is queued, oldest first.
-    pub fn take(&self) -> Vec<Entry> {
+    pub fn take(&self) -> Vec<Recorded> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut *queue).into()
     }
 
     /// Puts back entries taken by `take` that could not be written, before the newer ones (the
     /// oldest go first if that makes more than `size`).
-    pub fn put_back(&self, entries: Vec<Entry>) {
+    pub fn put_back(&self, entries: Vec<Recorded>) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         for entry in entries.into_iter().rev() {
             queue.push_front(entry);
@@ -152,18 +224,15 @@ mod tests {
     fn the_queue_keeps_the_newest() {
         let j = Journal::new(2);
         for i in 0..5 {
-            j.record(Entry {
-                id: None,
+            j.record(Recorded {
                 at: i,
-                method: "GET".into(),
+                method: Method::GET,
                 path: "/".into(),
                 chat: None,
                 operation: None,
-                request_body: None,
+                request_body: Bytes::new(),
                 http_status: Some(200),
-                status_code: Some(0),
                 response_body: None,
-                truncated: false,
                 duration_us: 1,
                 fault: None,
             });
@@ -171,5 +240,31 @@ mod tests {
         let kept: Vec<i64> = j.take().iter().map(|e| e.at).collect();
         assert_eq!(kept, [3, 4]);
         assert!(j.is_empty());
+    }
+
+    #[test]
+    fn an_entry_is_made_of_what_was_recorded() {
+        let recorded = Recorded {
+            at: 7,
+            method: Method::POST,
+            path: "/api/v2/chats/x?a=1".into(),
+            chat: Some("x".into()),
+            operation: Some(Cow::Borrowed("SendMessage")),
+            request_body: Bytes::from("é".repeat(3000)),
+            http_status: Some(400),
+            response_body: Some(Bytes::from_static(br#"{"statusCode":2,"statusMessage":"no"}"#)),
+            duration_us: 5,
+            fault: None,
+        };
+        let e = recorded.entry();
+        assert_eq!((e.method.as_str(), e.path.as_str()), ("POST", "/api/v2/chats/x?a=1"));
+        assert_eq!(e.operation.as_deref(), Some("SendMessage"));
+        assert_eq!(e.status_code, Some(2));
+        assert!(e.truncated, "the request body was cut");
+        assert!(e.request_body.unwrap().len() <= BODY_LIMIT);
+        let dropped = Recorded { response_body: None, request_body: Bytes::new(), ..recorded };
+        let e = dropped.entry();
+        assert_eq!((e.request_body, e.response_body, e.status_code), (None, None, None));
+        assert!(!e.truncated);
     }
 }

@@ -45,6 +45,11 @@ pub fn spawn(
         cmd.args(["--port", "0", "--bind", "127.0.0.1", "--seed", "42", "--log-dir"]);
         cmd.arg(&log_dir);
         cmd.args(args);
+        // GWS_BENCH_ARGS="--journal-size 0": options added to every emulator the run starts,
+        // to measure what one costs (the environment's GWS_* are removed below).
+        if let Ok(extra) = std::env::var("GWS_BENCH_ARGS") {
+            cmd.args(extra.split_whitespace());
+        }
     }
     // The emulator reads GWS_* and PORT; a value in the caller's environment must not change
     // what is measured.

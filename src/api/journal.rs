@@ -52,6 +52,8 @@ pub async fn list(st: State, req: HttpRequest) -> Result<Answer<impl Serialize>,
 
 /// `DELETE /__admin/requests`.
 pub async fn clear(st: State) -> Result<Answer<impl Serialize>, ApiError> {
+    // After a write of the queue under way, so none of it lands after the clear.
+    let _no_write = st.journal.flushing().lock().await;
     st.journal.take();
     Ok(Answer(Deleted { deleted: st.store.clear_requests().await? }))
 }

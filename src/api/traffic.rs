@@ -2,6 +2,7 @@
 //! the fault rules (`faults.rs`) and recorded in the journal (`journal.rs`), refused and faulted
 //! ones included. When no rule can fire and the journal is off, requests pass untouched.
 
+use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use super::State;
 use crate::clock::wall_ms;
 use crate::domain::ChatId;
 use crate::faults::{Drop, Fault};
-use crate::journal::{body_text, status_code, Entry};
+use crate::journal::Recorded;
 
 /// The socket of a connection, so that a fault can close it without an answer.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +29,7 @@ pub struct ConnectionFd(pub RawFd);
 
 /// What a request to the customer API is.
 struct Classified {
-    operation: Option<String>,
+    operation: Option<Cow<'static, str>>,
     chat: Option<String>,
 }
 
@@ -55,7 +56,7 @@ pub async fn customer_traffic(
     }
     let started = Instant::now();
     let at = wall_ms();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let path = req.uri().path_and_query().map_or_else(|| req.path().to_string(), |p| p.to_string());
     let request_body = if req.method() == Method::GET || req.method() == Method::HEAD {
         Bytes::new()
@@ -109,27 +110,22 @@ pub async fn customer_traffic(
     let status = response.status();
     let (head, body) = response.into_parts();
     let bytes = body::to_bytes(body).await.unwrap_or_default();
-    let (request_text, request_cut) = body_text(&request_body);
-    let (response_text, response_cut) = body_text(&bytes);
     let chat = what.chat.or_else(|| {
         // RequestChat names its new chat in the answer.
         (what.operation.as_deref() == Some("RequestChat") && status.is_success())
             .then(|| new_chat_id(&bytes))
             .flatten()
     });
-    st.journal.record(Entry {
-        id: None,
+    st.journal.record(Recorded {
         at,
         method,
         path,
         chat,
         operation: what.operation,
-        request_body: (!request_body.is_empty()).then_some(request_text),
+        request_body,
         // Dropped after acting: the answer that was lost is kept, for the person debugging.
         http_status: (!dropped).then_some(status.as_u16()),
-        status_code: if acted { status_code(&bytes) } else { None },
-        response_body: acted.then_some(response_text),
-        truncated: request_cut || response_cut,
+        response_body: acted.then(|| bytes.clone()),
         duration_us: started.elapsed().as_micros() as i64,
         fault: fault.and_then(|(id, f)| {
             let mut v = serde_json::to_value(&f).ok()?;
@@ -170,16 +166,28 @@ async fn read_body(req: &mut ServiceRequest, limit: usize) -> Bytes {
 }
 
 fn classify(method: &Method, path: &str, body: &[u8]) -> Classified {
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    // "", "api", "v2", "chats", id?, "messages"?
-    let chat = parts.get(4).map(|id| {
-        ChatId::parse(id).map(|c| c.to_string()).unwrap_or_else(|_| id.chars().take(64).collect())
+    // /api/v2/chats[/{id}[/messages]]
+    let rest = path.trim_end_matches('/').strip_prefix("/api/v2/chats");
+    let (id, tail) = match rest {
+        Some("") => (None, Some("")),
+        Some(rest) => match rest.strip_prefix('/') {
+            Some(rest) => match rest.split_once('/') {
+                Some((id, tail)) => (Some(id), Some(tail)),
+                None => (Some(rest), None),
+            },
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+    let chat = id.map(|id| match ChatId::parse(id) {
+        Ok(c) => c.to_string(),
+        Err(_) => id.chars().take(64).collect(),
     });
-    let operation = match (method.as_str(), parts.as_slice()) {
-        ("POST", ["", "api", "v2", "chats"]) => Some("RequestChat".to_string()),
-        ("POST", ["", "api", "v2", "chats", _]) => operation_name(body),
-        ("GET", ["", "api", "v2", "chats", _]) => Some("GetChat".to_string()),
-        ("GET", ["", "api", "v2", "chats", _, "messages"]) => Some("GetTranscript".to_string()),
+    let operation = match (method.as_str(), id.is_some(), tail) {
+        ("POST", false, Some("")) => Some(Cow::Borrowed("RequestChat")),
+        ("POST", true, None) => operation_name(body).map(Cow::Owned),
+        ("GET", true, None) => Some(Cow::Borrowed("GetChat")),
+        ("GET", true, Some("messages")) => Some(Cow::Borrowed("GetTranscript")),
         _ => None,
     };
     Classified { operation, chat }

@@ -3,6 +3,7 @@
 
 use rusqlite::params;
 
+use super::writes::WriteTx;
 use super::{Result, Store};
 use crate::journal::{Entry, Journal};
 
@@ -16,53 +17,29 @@ pub struct RequestFilter {
 }
 
 impl Store {
-    /// Writes what the journal has queued (in one writer operation, sharing its commit) and drops
-    /// the rows past its size. Returns how many were written.
+    /// Writes what the journal has queued and drops the rows past its size; returns how many
+    /// were written. The entries go in chunks, each its own writer operation, so that requests
+    /// queued meanwhile commit between two chunks instead of waiting for the whole batch. One
+    /// flush at a time: the rows keep the order the requests came in.
     pub async fn flush_journal(&self, journal: &Journal) -> Result<usize> {
-        let entries = std::sync::Arc::new(journal.take());
-        if entries.is_empty() {
-            return Ok(0);
-        }
+        let _one_at_a_time = journal.flushing().lock().await;
+        let mut recorded = journal.take();
         let keep = journal.size() as i64;
-        let written = entries.clone();
-        let result = self
-            .write(move |tx| {
-                let conn = tx.conn();
-                let mut insert = conn.prepare_cached(
-                    "INSERT INTO requests (at, method, path, chat, operation, request_body,
-                                           http_status, status_code, response_body, truncated,
-                                           duration_us, fault)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )?;
-                for e in written.iter() {
-                    insert.execute(params![
-                        e.at,
-                        e.method,
-                        e.path,
-                        e.chat,
-                        e.operation,
-                        e.request_body,
-                        e.http_status,
-                        e.status_code,
-                        e.response_body,
-                        e.truncated,
-                        e.duration_us,
-                        e.fault.as_ref().map(|f| f.to_string()),
-                    ])?;
-                }
-                conn.prepare_cached(
-                    "DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?1",
-                )?
-                .execute([keep])?;
-                Ok(written.len())
-            })
-            .await;
-        if result.is_err() {
-            // Not written (busy, or the database is being recreated): back in the queue, before
-            // what came meanwhile, for the next write.
-            journal.put_back(std::sync::Arc::unwrap_or_clone(entries));
+        let mut written = 0;
+        while !recorded.is_empty() {
+            let rest = recorded.split_off(recorded.len().min(JOURNAL_CHUNK));
+            let entries: Vec<Entry> = recorded.iter().map(|r| r.entry()).collect();
+            if let Err(e) = self.write(move |tx| insert_requests(tx, &entries, keep)).await {
+                // Not written (busy, or the database is being recreated): back in the queue,
+                // before what came meanwhile, for the next write.
+                recorded.extend(rest);
+                journal.put_back(recorded);
+                return Err(e);
+            }
+            written += recorded.len();
+            recorded = rest;
         }
-        result
+        Ok(written)
     }
 
     /// The journal, newest first.
@@ -108,4 +85,35 @@ impl Store {
     pub async fn clear_requests(&self) -> Result<usize> {
         self.write(|tx| Ok(tx.conn().execute("DELETE FROM requests", [])?)).await
     }
+}
+
+/// Journal entries written per writer operation (about a millisecond of the writer's time).
+const JOURNAL_CHUNK: usize = 500;
+
+fn insert_requests(tx: &WriteTx, entries: &[Entry], keep: i64) -> Result<()> {
+    let conn = tx.conn();
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO requests (at, method, path, chat, operation, request_body, http_status,
+                               status_code, response_body, truncated, duration_us, fault)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    for e in entries {
+        insert.execute(params![
+            e.at,
+            e.method,
+            e.path,
+            e.chat,
+            e.operation,
+            e.request_body,
+            e.http_status,
+            e.status_code,
+            e.response_body,
+            e.truncated,
+            e.duration_us,
+            e.fault.as_ref().map(|f| f.to_string()),
+        ])?;
+    }
+    conn.prepare_cached("DELETE FROM requests WHERE id <= (SELECT max(id) FROM requests) - ?1")?
+        .execute([keep])?;
+    Ok(())
 }
