@@ -50,7 +50,7 @@ pub use views::{
 pub use writes::{ChatTx, NewChat, WriteTx, CUSTOMER_ID, SYSTEM_ID};
 
 use cache::ReadCache;
-use writer::{Shared, Writer};
+use writer::{Shared, WalReset, Writer};
 
 use crate::clock::Clock;
 use crate::contact_centre::ContactCentre;
@@ -280,7 +280,7 @@ impl Store {
     pub fn checkpoint(&self) {
         // Another checkpoint (the checkpointer's passive one) may be running: try a few times.
         for _ in 0..50 {
-            match self.inner.writer.truncate_wal().recv() {
+            match self.inner.writer.reset_wal(WalReset::Truncate).recv() {
                 Ok(true) | Err(_) => return,
                 Ok(false) => std::thread::sleep(Duration::from_millis(20)),
             }
@@ -341,24 +341,45 @@ pub use crate::clock::wall_ms as now_ms;
 /// Copies the WAL back into the database every `CHECKPOINT_EVERY`, from a reader connection and
 /// without blocking the writer (PASSIVE), so commits never pay for a checkpoint. When the log
 /// still holds more than `WAL_LIMIT` (readers and the writer kept it from being reset), asks the
-/// writer to truncate it between two transactions. Ends with the store.
+/// writer to restart it between two transactions: later commits overwrite the file from its start,
+/// so under load it grows no further. Giving the file's blocks back (truncating it) takes the
+/// writer several milliseconds, so it waits until the writes have slowed down: a file over
+/// `WAL_LIMIT` is truncated once a round finds less than a quarter of that in the log. Ends with
+/// the store.
 fn start_checkpointer(inner: std::sync::Weak<Inner>) {
-    let _ = std::thread::Builder::new().name("gws-checkpoint".into()).spawn(move || loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        let Some(inner) = inner.upgrade() else { return };
-        let store = Store { inner };
-        let checkpoint = store.conn().and_then(|conn| {
-            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
-            Ok(frames * (page + 24))
-        });
-        match checkpoint {
-            Ok(bytes) if bytes > WAL_LIMIT => {
+    let _ = std::thread::Builder::new().name("gws-checkpoint".into()).spawn(move || {
+        loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            let Some(inner) = inner.upgrade() else { return };
+            let store = Store { inner };
+            let checkpoint = store.conn().and_then(|conn| {
+                let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                let frames: i64 =
+                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+                Ok((frames, page + 24))
+            });
+            let (frames, frame_size) = match checkpoint {
+                Ok(log) => log,
+                Err(e) => {
+                    log::debug!("checkpoint: {e}");
+                    continue;
+                }
+            };
+            let mut wal = store.inner.path.clone().into_os_string();
+            wal.push("-wal");
+            let file = std::fs::metadata(&wal).map_or(0, |m| m.len() as i64);
+            let log = frames * frame_size;
+            let how = if log > WAL_LIMIT {
+                Some(WalReset::Restart)
+            } else if file > WAL_LIMIT && log < WAL_LIMIT / 4 {
+                Some(WalReset::Truncate)
+            } else {
+                None
+            };
+            if let Some(how) = how {
                 // Waits for it, so that requests do not pile up.
-                let _ = store.inner.writer.truncate_wal().recv();
+                let _ = store.inner.writer.reset_wal(how).recv();
             }
-            Ok(_) => {}
-            Err(e) => log::debug!("checkpoint: {e}"),
         }
     });
 }

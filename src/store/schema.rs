@@ -43,12 +43,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // NORMAL in WAL mode: a commit is in the WAL before it is acknowledged, so it survives a crash
     // of the process; a power loss may lose the last commits (see the README).
-    // journal_size_limit: a write-ahead log that grew under load is cut back to this size when
-    // it is next reset (the writer also checkpoints it away when it grows; see writer.rs).
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;
-         PRAGMA journal_size_limit = 16777216;",
-    )?;
+    // The write-ahead log's size is kept by the checkpointer (store/mod.rs), which truncates it
+    // once writes stop, not by journal_size_limit, which would have every reset under load pay
+    // for giving the file's blocks back.
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

@@ -73,9 +73,9 @@ enum Message {
     Op(Box<dyn WriteOp>),
     /// Runs on the writer thread with exclusive use of its connection (e.g. to reopen it).
     Exclusive(ExclusiveTask),
-    /// Copies the whole write-ahead log into the database and truncates it; then says whether
-    /// it could.
-    TruncateWal(mpsc::Sender<bool>),
+    /// Copies the whole write-ahead log into the database and resets it; then says whether it
+    /// could.
+    Checkpoint(WalReset, mpsc::Sender<bool>),
 }
 
 /// Work that needs the writer's connection to itself (it may replace it).
@@ -116,11 +116,11 @@ impl Writer {
         let _ = self.tx.send(Message::Exclusive(Box::new(f)));
     }
 
-    /// Asks for the write-ahead log to be checkpointed and truncated between two transactions;
-    /// the receiver is told when it is done.
-    pub(super) fn truncate_wal(&self) -> mpsc::Receiver<bool> {
+    /// Asks for the write-ahead log to be checkpointed and reset between two transactions; the
+    /// receiver is told when it is done.
+    pub(super) fn reset_wal(&self, how: WalReset) -> mpsc::Receiver<bool> {
         let (done, wait) = mpsc::channel();
-        let _ = self.tx.send(Message::TruncateWal(done));
+        let _ = self.tx.send(Message::Checkpoint(how, done));
         wait
     }
 }
@@ -144,10 +144,10 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, shared: &Shared) {
                     f(&mut conn);
                     shared.cache.invalidate(&Effects { all: true, ..Effects::default() });
                 }
-                Some(Message::TruncateWal(done)) => {
+                Some(Message::Checkpoint(how, done)) => {
                     commit_batch(conn.as_ref(), &mut batch, shared);
-                    let truncated = conn.as_ref().is_some_and(truncate_wal);
-                    let _ = done.send(truncated);
+                    let reset = conn.as_ref().is_some_and(|c| reset_wal(c, how));
+                    let _ = done.send(reset);
                 }
                 None => break,
             }
@@ -160,17 +160,29 @@ fn run(mut conn: Option<Connection>, rx: Receiver<Message>, shared: &Shared) {
     }
 }
 
-/// `wal_checkpoint(TRUNCATE)`: waits (busy timeout) for readers still on the log, copies it into
-/// the database, and truncates it to nothing. Passive checkpoints alone never catch up while
-/// readers and the writer stay busy, and never shrink the file.
-fn truncate_wal(conn: &Connection) -> bool {
-    let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-    });
+/// How the write-ahead log is reset once it is copied into the database.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum WalReset {
+    /// The next transaction writes from the start of the file again; the file keeps its size
+    /// (cheap: no blocks are given back while writes go on).
+    Restart,
+    /// The file is cut to nothing (for when writes have stopped, and at a clean stop).
+    Truncate,
+}
+
+/// `wal_checkpoint(RESTART | TRUNCATE)`: waits (busy timeout) for readers still on the log,
+/// copies what the passive checkpoints left into the database, and resets the log. Passive
+/// checkpoints alone never catch up while readers and the writer stay busy.
+fn reset_wal(conn: &Connection, how: WalReset) -> bool {
+    let sql = match how {
+        WalReset::Restart => "PRAGMA wal_checkpoint(RESTART)",
+        WalReset::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+    };
+    let result = conn.query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
     match result {
         Ok((0, _)) => true,
         Ok((_, frames)) => {
-            log::debug!("the log ({frames} frames) could not be truncated: busy");
+            log::debug!("the log ({frames} frames) could not be reset: busy");
             false
         }
         Err(e) => {
