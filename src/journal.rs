@@ -13,7 +13,9 @@ use std::sync::Mutex;
 
 use actix_web::http::Method;
 use actix_web::web::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ChatId;
 
 /// Bodies are kept up to this many bytes (cut on a character boundary).
 pub const BODY_LIMIT: usize = 4096;
@@ -52,8 +54,6 @@ pub struct Recorded {
     pub method: Method,
     /// The path with its query string.
     pub path: String,
-    pub chat: Option<String>,
-    pub operation: Option<Cow<'static, str>>,
     /// Empty: none.
     pub request_body: Bytes,
     /// `None`: the connection was dropped without an answer.
@@ -65,8 +65,16 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// The entry as it is stored and shown.
+    /// The entry as it is stored and shown (with its chat and operation worked out).
     pub fn entry(&self) -> Entry {
+        let path = self.path.split('?').next().unwrap_or_default();
+        let what = classify(&self.method, path, &self.request_body);
+        let chat = what.chat.or_else(|| {
+            // RequestChat names its new chat in the answer.
+            let created = what.operation.as_deref() == Some("RequestChat")
+                && self.http_status.is_some_and(|s| (200..300).contains(&s));
+            created.then(|| self.response_body.as_deref().and_then(new_chat_id)).flatten()
+        });
         let (request_text, request_cut) = body_text(&self.request_body);
         let (response, response_cut) = match &self.response_body {
             Some(bytes) => {
@@ -84,8 +92,8 @@ impl Recorded {
             at: self.at,
             method: self.method.to_string(),
             path: self.path.clone(),
-            chat: self.chat.clone(),
-            operation: self.operation.as_ref().map(|o| o.to_string()),
+            chat,
+            operation: what.operation.map(Cow::into_owned),
             request_body: (!self.request_body.is_empty()).then_some(request_text),
             http_status: self.http_status,
             status_code,
@@ -168,6 +176,62 @@ impl Journal {
     }
 }
 
+/// What a request to the customer API is: its operation and chat, as far as its path and body
+/// say (for the journal, and for matching fault rules).
+pub struct Classified {
+    pub operation: Option<Cow<'static, str>>,
+    pub chat: Option<String>,
+}
+
+/// Only `operationName` of a body (the rest is skipped, not built).
+#[derive(Deserialize)]
+struct OperationName {
+    #[serde(rename = "operationName")]
+    operation_name: Option<serde_json::Value>,
+}
+
+/// Classifies a request to `path` (without its query string).
+pub fn classify(method: &Method, path: &str, body: &[u8]) -> Classified {
+    // /api/v2/chats[/{id}[/messages]]
+    let rest = path.trim_end_matches('/').strip_prefix("/api/v2/chats");
+    let (id, tail) = match rest {
+        Some("") => (None, Some("")),
+        Some(rest) => match rest.strip_prefix('/') {
+            Some(rest) => match rest.split_once('/') {
+                Some((id, tail)) => (Some(id), Some(tail)),
+                None => (Some(rest), None),
+            },
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+    let chat = id.map(|id| match ChatId::parse(id) {
+        Ok(c) => c.to_string(),
+        Err(_) => id.chars().take(64).collect(),
+    });
+    let operation = match (method.as_str(), id.is_some(), tail) {
+        ("POST", false, Some("")) => Some(Cow::Borrowed("RequestChat")),
+        ("POST", true, None) => operation_name(body).map(Cow::Owned),
+        ("GET", true, None) => Some(Cow::Borrowed("GetChat")),
+        ("GET", true, Some("messages")) => Some(Cow::Borrowed("GetTranscript")),
+        _ => None,
+    };
+    Classified { operation, chat }
+}
+
+/// The body's `operationName`, if it is a JSON object with a string there.
+fn operation_name(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<OperationName>(body).ok()?.operation_name? {
+        serde_json::Value::String(s) => Some(s.chars().take(64).collect()),
+        _ => None,
+    }
+}
+
+fn new_chat_id(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("id")?.as_str().map(str::to_string)
+}
+
 /// `bytes` as text of at most `BODY_LIMIT` bytes (cut on a character boundary; invalid UTF-8
 /// shown with replacement characters), and whether it was cut.
 pub fn body_text(bytes: &[u8]) -> (String, bool) {
@@ -228,8 +292,6 @@ mod tests {
                 at: i,
                 method: Method::GET,
                 path: "/".into(),
-                chat: None,
-                operation: None,
                 request_body: Bytes::new(),
                 http_status: Some(200),
                 response_body: None,
@@ -248,9 +310,10 @@ mod tests {
             at: 7,
             method: Method::POST,
             path: "/api/v2/chats/x?a=1".into(),
-            chat: Some("x".into()),
-            operation: Some(Cow::Borrowed("SendMessage")),
-            request_body: Bytes::from("é".repeat(3000)),
+            request_body: Bytes::from(format!(
+                r#"{{"operationName":"SendMessage","message":"{}"}}"#,
+                "é".repeat(3000)
+            )),
             http_status: Some(400),
             response_body: Some(Bytes::from_static(br#"{"statusCode":2,"statusMessage":"no"}"#)),
             duration_us: 5,
@@ -259,6 +322,7 @@ mod tests {
         let e = recorded.entry();
         assert_eq!((e.method.as_str(), e.path.as_str()), ("POST", "/api/v2/chats/x?a=1"));
         assert_eq!(e.operation.as_deref(), Some("SendMessage"));
+        assert_eq!(e.chat.as_deref(), Some("x"));
         assert_eq!(e.status_code, Some(2));
         assert!(e.truncated, "the request body was cut");
         assert!(e.request_body.unwrap().len() <= BODY_LIMIT);
@@ -266,5 +330,17 @@ mod tests {
         let e = dropped.entry();
         assert_eq!((e.request_body, e.response_body, e.status_code), (None, None, None));
         assert!(!e.truncated);
+        let created = Recorded {
+            at: 8,
+            method: Method::POST,
+            path: "/api/v2/chats".into(),
+            request_body: Bytes::from_static(br#"{"operationName":"RequestChat"}"#),
+            http_status: Some(200),
+            response_body: Some(Bytes::from_static(br#"{"id":"abc","statusCode":0}"#)),
+            duration_us: 1,
+            fault: None,
+        };
+        let e = created.entry();
+        assert_eq!((e.operation.as_deref(), e.chat.as_deref()), (Some("RequestChat"), Some("abc")));
     }
 }

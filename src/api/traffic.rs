@@ -2,7 +2,6 @@
 //! the fault rules (`faults.rs`) and recorded in the journal (`journal.rs`), refused and faulted
 //! ones included. When no rule can fire and the journal is off, requests pass untouched.
 
-use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -14,31 +13,17 @@ use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpMessage, ResponseError};
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use super::error::ApiError;
 use super::State;
 use crate::clock::wall_ms;
 use crate::domain::ChatId;
 use crate::faults::{Drop, Fault};
-use crate::journal::Recorded;
+use crate::journal::{classify, Recorded};
 
 /// The socket of a connection, so that a fault can close it without an answer.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionFd(pub RawFd);
-
-/// What a request to the customer API is.
-struct Classified {
-    operation: Option<Cow<'static, str>>,
-    chat: Option<String>,
-}
-
-/// Only `operationName` of a body (the rest is skipped, not built).
-#[derive(Deserialize)]
-struct OperationName {
-    #[serde(rename = "operationName")]
-    operation_name: Option<serde_json::Value>,
-}
 
 pub async fn customer_traffic(
     mut req: ServiceRequest,
@@ -63,8 +48,8 @@ pub async fn customer_traffic(
     } else {
         read_body(&mut req, st.limits.max_body).await
     };
-    let what = classify(req.method(), req.path(), &request_body);
     let fault = if faults {
+        let what = classify(req.method(), req.path(), &request_body);
         let chat = what.chat.as_deref().and_then(|c| ChatId::parse(c).ok());
         what.operation.as_deref().and_then(|op| st.faults.decide(op, chat.as_ref()))
     } else {
@@ -110,18 +95,11 @@ pub async fn customer_traffic(
     let status = response.status();
     let (head, body) = response.into_parts();
     let bytes = body::to_bytes(body).await.unwrap_or_default();
-    let chat = what.chat.or_else(|| {
-        // RequestChat names its new chat in the answer.
-        (what.operation.as_deref() == Some("RequestChat") && status.is_success())
-            .then(|| new_chat_id(&bytes))
-            .flatten()
-    });
+    // Its chat and operation are worked out when it is written, not here.
     st.journal.record(Recorded {
         at,
         method,
         path,
-        chat,
-        operation: what.operation,
         request_body,
         // Dropped after acting: the answer that was lost is kept, for the person debugging.
         http_status: (!dropped).then_some(status.as_u16()),
@@ -163,47 +141,6 @@ async fn read_body(req: &mut ServiceRequest, limit: usize) -> Bytes {
     > = Box::pin(head.chain(payload));
     req.set_payload(Payload::from(rest));
     read
-}
-
-fn classify(method: &Method, path: &str, body: &[u8]) -> Classified {
-    // /api/v2/chats[/{id}[/messages]]
-    let rest = path.trim_end_matches('/').strip_prefix("/api/v2/chats");
-    let (id, tail) = match rest {
-        Some("") => (None, Some("")),
-        Some(rest) => match rest.strip_prefix('/') {
-            Some(rest) => match rest.split_once('/') {
-                Some((id, tail)) => (Some(id), Some(tail)),
-                None => (Some(rest), None),
-            },
-            None => (None, None),
-        },
-        None => (None, None),
-    };
-    let chat = id.map(|id| match ChatId::parse(id) {
-        Ok(c) => c.to_string(),
-        Err(_) => id.chars().take(64).collect(),
-    });
-    let operation = match (method.as_str(), id.is_some(), tail) {
-        ("POST", false, Some("")) => Some(Cow::Borrowed("RequestChat")),
-        ("POST", true, None) => operation_name(body).map(Cow::Owned),
-        ("GET", true, None) => Some(Cow::Borrowed("GetChat")),
-        ("GET", true, Some("messages")) => Some(Cow::Borrowed("GetTranscript")),
-        _ => None,
-    };
-    Classified { operation, chat }
-}
-
-/// The body's `operationName`, if it is a JSON object with a string there.
-fn operation_name(body: &[u8]) -> Option<String> {
-    match serde_json::from_slice::<OperationName>(body).ok()?.operation_name? {
-        serde_json::Value::String(s) => Some(s.chars().take(64).collect()),
-        _ => None,
-    }
-}
-
-fn new_chat_id(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value.get("id")?.as_str().map(str::to_string)
 }
 
 /// Closes a connection's socket for reading and writing, so the client sees it end without an
