@@ -362,9 +362,12 @@ async fn watch(
     }
 }
 
-/// empty-poll with the request journal off, then on (its default size), in the same run.
+/// empty-poll with the request journal off and on (its default size), in the same run: two
+/// emulators side by side, measured in turn, off, on, off, on, so that the machine's drift
+/// during the case weighs on both alike.
 pub fn journal(b: &mut Bench, case: &str) -> Result<(), String> {
     let cached = b.cached_db(DbKind::Small)?;
+    let mut sides = Vec::new();
     for (label, size) in [("off", "0"), ("on", "10000")] {
         let db = b.copy_db(&cached, case)?;
         let chats = db::read_chats(&db)?;
@@ -373,9 +376,29 @@ pub fn journal(b: &mut Bench, case: &str) -> Result<(), String> {
         let name = format!("{case} {label}");
         let server = b.spawn_emulator(&name, &db, &args)?;
         let host = server.host();
-        let requests = chats.ids.iter().map(|id| gws::transcript(&host, id)).collect();
-        let note = format!("empty-poll, --journal-size {size}");
-        b.closed_loop(&name, server, requests, &note);
+        let requests: Vec<Vec<u8>> =
+            chats.ids.iter().map(|id| gws::transcript(&host, id)).collect();
+        let probe = client::probe(server.addr, &requests[0]);
+        let mut stats = Stats::default();
+        if !matches!(&probe, Ok((200, body)) if body.contains("\"statusCode\":0")) {
+            stats.error(format!("probe: {probe:?}"));
+        }
+        sides.push((name, size, db, server, requests, stats));
+    }
+    for _round in 0..2 {
+        for (_, _, _, server, requests, stats) in sides.iter_mut() {
+            let conns = load::spread(requests.clone(), b.opts.connections);
+            stats.merge(load::run_closed(server.addr, conns, b.opts.warmup, b.opts.duration));
+        }
+    }
+    for (name, size, db, server, _, mut stats) in sides {
+        let log = server.stop();
+        if log.errors > 0 {
+            stats.errors.insert("server logged errors".into(), log.errors as u64);
+        }
+        let note = format!("empty-poll, --journal-size {size}; two turns of each, alternated");
+        let note = join_notes(&note, &log.note().unwrap_or_default());
+        b.report.load_row(&name, "req/s", &mut stats, b.opts.duration * 2, note);
         db::remove(&db);
     }
     if let Some(r) = b.report.ratio(&format!("{case} on"), &format!("{case} off")) {
