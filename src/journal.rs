@@ -64,22 +64,48 @@ pub struct Recorded {
     pub fault: Option<serde_json::Value>,
 }
 
-impl Recorded {
+/// A recorded request as it waits in the queue: its bodies cut to what will be kept, so a
+/// queue of big answers holds no more than `BODY_LIMIT` bytes of each.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    recorded: Recorded,
+    /// Worked out before the request body was cut (only for bodies over the limit).
+    classified: Option<Classified>,
+    /// The same for the answer's `statusCode` (it is at the end of a long transcript).
+    status_code: Option<Option<i64>>,
+}
+
+impl Queued {
+    fn new(mut recorded: Recorded) -> Queued {
+        let mut classified = None;
+        if recorded.request_body.len() > BODY_LIMIT {
+            classified = Some(recorded.classify());
+            recorded.request_body = cut(&recorded.request_body);
+        }
+        let mut code = None;
+        if let Some(body) = recorded.response_body.as_mut().filter(|b| b.len() > BODY_LIMIT) {
+            code = Some(status_code(body));
+            *body = cut(body);
+        }
+        Queued { recorded, classified, status_code: code }
+    }
+
     /// The entry as it is stored and shown (with its chat and operation worked out).
     pub fn entry(&self) -> Entry {
-        let path = self.path.split('?').next().unwrap_or_default();
-        let what = classify(&self.method, path, &self.request_body);
+        let r = &self.recorded;
+        let what = self.classified.clone().unwrap_or_else(|| r.classify());
         let chat = what.chat.or_else(|| {
             // RequestChat names its new chat in the answer.
             let created = what.operation.as_deref() == Some("RequestChat")
-                && self.http_status.is_some_and(|s| (200..300).contains(&s));
-            created.then(|| self.response_body.as_deref().and_then(new_chat_id)).flatten()
+                && r.http_status.is_some_and(|s| (200..300).contains(&s));
+            created.then(|| r.response_body.as_deref().and_then(new_chat_id)).flatten()
         });
-        let (request_text, request_cut) = body_text(&self.request_body);
-        let (response, response_cut) = match &self.response_body {
+        let (request_text, request_cut) = body_text(&r.request_body);
+        let (response, response_cut) = match &r.response_body {
             Some(bytes) => {
                 let (text, cut) = body_text(bytes);
-                (Some((text, status_code(bytes))), cut)
+                let code = self.status_code.unwrap_or_else(|| status_code(bytes));
+                (Some((text, code)), cut)
             }
             None => (None, false),
         };
@@ -89,26 +115,39 @@ impl Recorded {
         };
         Entry {
             id: None,
-            at: self.at,
-            method: self.method.to_string(),
-            path: self.path.clone(),
+            at: r.at,
+            method: r.method.to_string(),
+            path: r.path.clone(),
             chat,
             operation: what.operation.map(Cow::into_owned),
-            request_body: (!self.request_body.is_empty()).then_some(request_text),
-            http_status: self.http_status,
+            request_body: (!r.request_body.is_empty()).then_some(request_text),
+            http_status: r.http_status,
             status_code,
             response_body,
             truncated: request_cut || response_cut,
-            duration_us: self.duration_us,
-            fault: self.fault.clone(),
+            duration_us: r.duration_us,
+            fault: r.fault.clone(),
         }
     }
+}
+
+impl Recorded {
+    fn classify(&self) -> Classified {
+        let path = self.path.split('?').next().unwrap_or_default();
+        classify(&self.method, path, &self.request_body)
+    }
+}
+
+/// The start of a body over `BODY_LIMIT`, copied (a slice would keep the whole body alive):
+/// enough for `body_text` to cut it on a character boundary and see that it was cut.
+fn cut(body: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(&body[..body.len().min(BODY_LIMIT + 4)])
 }
 
 /// The entries not yet written.
 pub struct Journal {
     size: usize,
-    queue: Mutex<VecDeque<Recorded>>,
+    queue: Mutex<VecDeque<Queued>>,
     /// Entries dropped from the queue before they were written (newer ones took their place).
     skipped: AtomicU64,
     /// Held while the queue is written, so that two writes do not interleave.
@@ -142,6 +181,7 @@ impl Journal {
     /// Queues an entry; never waits for SQLite. Past `size` queued, the oldest goes: it would be
     /// dropped from the table at the next write anyway.
     pub fn record(&self, entry: Recorded) {
+        let entry = Queued::new(entry);
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let gone = if queue.len() >= self.size { queue.pop_front() } else { None };
         queue.push_back(entry);
@@ -153,14 +193,14 @@ impl Journal {
     }
 
     /// Takes what is queued, oldest first.
-    pub fn take(&self) -> Vec<Recorded> {
+    pub fn take(&self) -> Vec<Queued> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut *queue).into()
     }
 
     /// Puts back entries taken by `take` that could not be written, before the newer ones (the
     /// oldest go first if that makes more than `size`).
-    pub fn put_back(&self, entries: Vec<Recorded>) {
+    pub fn put_back(&self, entries: Vec<Queued>) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         for entry in entries.into_iter().rev() {
             queue.push_front(entry);
@@ -178,6 +218,7 @@ impl Journal {
 
 /// What a request to the customer API is: its operation and chat, as far as its path and body
 /// say (for the journal, and for matching fault rules).
+#[derive(Debug, Clone)]
 pub struct Classified {
     pub operation: Option<Cow<'static, str>>,
     pub chat: Option<String>,
@@ -299,7 +340,7 @@ mod tests {
                 fault: None,
             });
         }
-        let kept: Vec<i64> = j.take().iter().map(|e| e.at).collect();
+        let kept: Vec<i64> = j.take().iter().map(|e| e.recorded.at).collect();
         assert_eq!(kept, [3, 4]);
         assert!(j.is_empty());
     }
@@ -319,7 +360,7 @@ mod tests {
             duration_us: 5,
             fault: None,
         };
-        let e = recorded.entry();
+        let e = Queued::new(recorded.clone()).entry();
         assert_eq!((e.method.as_str(), e.path.as_str()), ("POST", "/api/v2/chats/x?a=1"));
         assert_eq!(e.operation.as_deref(), Some("SendMessage"));
         assert_eq!(e.chat.as_deref(), Some("x"));
@@ -327,7 +368,7 @@ mod tests {
         assert!(e.truncated, "the request body was cut");
         assert!(e.request_body.unwrap().len() <= BODY_LIMIT);
         let dropped = Recorded { response_body: None, request_body: Bytes::new(), ..recorded };
-        let e = dropped.entry();
+        let e = Queued::new(dropped).entry();
         assert_eq!((e.request_body, e.response_body, e.status_code), (None, None, None));
         assert!(!e.truncated);
         let created = Recorded {
@@ -340,7 +381,32 @@ mod tests {
             duration_us: 1,
             fault: None,
         };
-        let e = created.entry();
+        let e = Queued::new(created).entry();
         assert_eq!((e.operation.as_deref(), e.chat.as_deref()), (Some("RequestChat"), Some("abc")));
+    }
+
+    #[test]
+    fn big_bodies_are_cut_when_queued_and_still_classified() {
+        let text = "x".repeat(20_000);
+        let answer = format!(r#"{{"messages":[{{"text":"{text}"}}],"statusCode":0}}"#);
+        let queued = Queued::new(Recorded {
+            at: 1,
+            method: Method::POST,
+            path: "/api/v2/chats/abc".into(),
+            request_body: Bytes::from(format!(
+                r#"{{"operationName":"SendMessage","message":"{text}"}}"#
+            )),
+            http_status: Some(200),
+            response_body: Some(Bytes::from(answer)),
+            duration_us: 1,
+            fault: None,
+        });
+        assert!(queued.recorded.request_body.len() <= BODY_LIMIT + 4);
+        assert!(queued.recorded.response_body.as_ref().unwrap().len() <= BODY_LIMIT + 4);
+        let e = queued.entry();
+        assert_eq!(e.operation.as_deref(), Some("SendMessage"));
+        assert_eq!(e.status_code, Some(0), "found at the end of the whole answer");
+        assert!(e.truncated);
+        assert_eq!(e.response_body.unwrap().len(), BODY_LIMIT);
     }
 }
