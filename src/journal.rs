@@ -101,17 +101,12 @@ impl Queued {
             created.then(|| r.response_body.as_deref().and_then(new_chat_id)).flatten()
         });
         let (request_text, request_cut) = body_text(&r.request_body);
-        let (response, response_cut) = match &r.response_body {
+        let (response_body, status_code, response_cut) = match &r.response_body {
             Some(bytes) => {
                 let (text, cut) = body_text(bytes);
-                let code = self.status_code.unwrap_or_else(|| status_code(bytes));
-                (Some((text, code)), cut)
+                (Some(text), self.status_code.unwrap_or_else(|| status_code(bytes)), cut)
             }
-            None => (None, false),
-        };
-        let (response_body, status_code) = match response {
-            Some((text, code)) => (Some(text), code),
-            None => (None, None),
+            None => (None, None, false),
         };
         Entry {
             id: None,

@@ -347,6 +347,9 @@ pub use crate::clock::wall_ms as now_ms;
 /// `WAL_LIMIT` is truncated once a round finds less than a quarter of that in the log. Ends with
 /// the store.
 fn start_checkpointer(inner: std::sync::Weak<Inner>) {
+    let Some(path) = inner.upgrade().map(|i| i.path.clone()) else { return };
+    let mut wal = path.into_os_string();
+    wal.push("-wal");
     let _ = std::thread::Builder::new().name("gws-checkpoint".into()).spawn(move || {
         loop {
             std::thread::sleep(CHECKPOINT_EVERY);
@@ -365,8 +368,6 @@ fn start_checkpointer(inner: std::sync::Weak<Inner>) {
                     continue;
                 }
             };
-            let mut wal = store.inner.path.clone().into_os_string();
-            wal.push("-wal");
             let file = std::fs::metadata(&wal).map_or(0, |m| m.len() as i64);
             let log = frames * frame_size;
             let how = if log > WAL_LIMIT {
